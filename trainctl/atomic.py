@@ -1,0 +1,103 @@
+"""Atomic writes: write aside, fsync, rename.
+
+Every file trainctl puts into a run directory goes through here, so a crash at any
+moment leaves either the previous complete file or the new complete file, never a
+torn one.
+
+Example:
+
+    >>> from trainctl.atomic import write_text
+    >>> write_text(run_dir / "history.json", json.dumps(history))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+
+def fsync_dir(path: str | os.PathLike) -> None:
+    """Flush a directory entry so a rename inside it survives a power loss."""
+    fd = os.open(os.fspath(path), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `dest`; on success fsync it and rename it over `dest`.
+
+    Use it for writers that want a filename rather than a file object (h5py,
+    `keras.Model.save`). The temporary file keeps `dest`'s suffix because some writers
+    dispatch on it.
+
+    Example:
+
+        >>> with atomic_path(run_dir / "model.keras") as tmp:
+        ...     model.save(tmp)
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.tmp-", suffix=dest.suffix, dir=dest.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp_path, dest)
+        fsync_dir(dest.parent)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_bytes(dest: str | os.PathLike, data: bytes) -> None:
+    """Atomically replace `dest` with `data`."""
+    with atomic_path(dest) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text(dest: str | os.PathLike, text: str) -> None:
+    """Atomically replace `dest` with `text` (UTF-8)."""
+    write_bytes(dest, text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def atomic_dir(dest: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary directory beside `dest`; on success fsync its files and rename it to `dest`.
+
+    `dest` must not exist yet. A crash before the rename leaves only a hidden
+    `.name.tmp-*` directory that readers ignore.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    try:
+        yield tmp
+        for root, _dirs, files in os.walk(tmp):
+            for name in files:
+                with open(os.path.join(root, name), "rb+") as f:
+                    os.fsync(f.fileno())
+            fsync_dir(root)
+        os.rename(tmp, dest)
+        fsync_dir(dest.parent)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks so large weights files do not fill memory."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
