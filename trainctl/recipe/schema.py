@@ -1,0 +1,284 @@
+"""The recipe schema: every key a recipe may have, its type, default and meaning.
+
+One schema drives validation, the JSON Schema for editors (`trainctl schema`) and the
+reference in docs/recipes.md, so the three cannot drift. Keras names and keyword
+arguments are not spelled out here: they pass through to Keras unchanged and are
+checked against the name list shipped in `keras_names.json`.
+
+A *component reference* (`Ref`) names a Keras object the way a Keras user would:
+
+    optimizer: rmsprop                                  # a Keras name or alias
+    optimizer: {RMSprop: {learning_rate: 1.0e-3}}       # a Keras class and its arguments
+    loss: {class: "components.losses:CustomMSE", args: {regularization_factor: 0.1}}
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Ref = Annotated[
+    Union[str, dict[str, Any]],
+    Field(
+        description=(
+            "A Keras name (`rmsprop`, `Dense`), a one-key mapping `{KerasClass: {arguments}}`, "
+            "or `{class: 'module:Name', args: {...}}` for code from a module listed under `imports`."
+        )
+    ),
+]
+KeyMap = Union[str, list[str], dict[str, str]]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+# ----------------------------------------------------------------------------- data
+
+
+class _SourceBase(_Strict):
+    slice: Annotated[
+        list[Union[int, None]] | None,
+        Field(description="Python slice `[start, stop]` over samples, e.g. `[-10000, null]` for the last 10,000."),
+    ] = None
+
+
+class MnistSource(_SourceBase):
+    """The real MNIST digits, shipped inside trainctl (no download): arrays `x` (N, 28, 28) uint8 and `y` (N,) uint8."""
+
+    source: Literal["mnist"]
+    split: Annotated[Literal["train", "test"], Field(description="60,000 training or 10,000 test images.")] = "train"
+
+
+class NpzSource(_SourceBase):
+    """Arrays from a NumPy `.npz` file, by key."""
+
+    source: Literal["npz"]
+    path: Annotated[str, Field(description="File path, relative to the recipe's directory.")]
+    keys: Annotated[
+        dict[str, str] | None,
+        Field(description="Rename arrays: `{name_used_in_recipe: key_in_file}`. Default: every key as is."),
+    ] = None
+
+
+class CsvSource(_SourceBase):
+    """Columns of a CSV file with a header row."""
+
+    source: Literal["csv"]
+    path: Annotated[str, Field(description="File path, relative to the recipe's directory.")]
+    columns: Annotated[
+        dict[str, Union[str, list[str]]] | None,
+        Field(description="Arrays to make: `{name: column}` or `{name: [columns stacked as features]}`. "
+                          "Default: one array per column."),
+    ] = None
+    delimiter: str = ","
+    dtype: Annotated[str, Field(description="dtype of numeric columns.")] = "float32"
+
+
+class SyntheticArray(_Strict):
+    shape: Annotated[list[int], Field(description="Per-sample shape (without the batch dimension).")]
+    dtype: str = "float32"
+    integers: Annotated[
+        int | None, Field(description="Draw integers in `[0, integers)` (class labels) instead of uniform floats.")
+    ] = None
+
+
+class SyntheticSource(_SourceBase):
+    """Random arrays shaped like the model's inputs and outputs, from a seed (the guides' `np.random` data)."""
+
+    source: Literal["synthetic"]
+    samples: Annotated[int, Field(gt=0, description="Number of samples.")]
+    arrays: Annotated[
+        dict[str, SyntheticArray] | None,
+        Field(description="Explicit arrays; by default one per model input and output, named like them, "
+                          "uniform in [0, 1), with `null` dimensions set to 10."),
+    ] = None
+    seed: Annotated[int | None, Field(description="Default: the recipe seed plus the split's index.")] = None
+
+
+class PythonSource(_SourceBase):
+    """A function from a module listed under `imports` returning a dict of arrays, `(x, y[, sample_weight])`,
+    or a `keras.utils.PyDataset`."""
+
+    source: Literal["python"]
+    function: Annotated[str, Field(description="`module:function`.")]
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+Source = Annotated[
+    Union[MnistSource, NpzSource, CsvSource, SyntheticSource, PythonSource],
+    Field(discriminator="source"),
+]
+
+
+class DataSpec(_Strict):
+    """Where the arrays come from, and which array feeds which model input and output."""
+
+    train: Source
+    validation: Annotated[
+        Source | None, Field(description="Validation data (`fit(validation_data=...)`); or use `train.validation_split`.")
+    ] = None
+    test: Annotated[Source | None, Field(description="Data for `trainctl eval`.")] = None
+    x: Annotated[
+        KeyMap | None,
+        Field(description="Array key(s) fed to the model inputs: one key, a list (positional), or "
+                          "`{input_name: key}`. Default: keys named like the inputs, else `x`."),
+    ] = None
+    y: Annotated[
+        KeyMap | None,
+        Field(description="Array key(s) used as targets: one key, a list, or `{output_name: key}`. "
+                          "Default: keys named like the outputs, else `y`."),
+    ] = None
+    sample_weight: Annotated[str | None, Field(description="Array key holding per-sample weights.")] = None
+    transforms: Annotated[
+        dict[str, list[dict[str, Any]]],
+        Field(description="Per array key, steps applied in order to every split: `reshape: [784]`, `flatten: true`, "
+                          "`cast: float32`, `divide: 255`, `multiply: 0.5`, `one_hot: 10`, `expand_dims: -1`."),
+    ] = Field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------- model
+
+
+class InputSpec(_Strict):
+    """`keras.Input(shape=..., dtype=..., name=<key>)`."""
+
+    shape: list[Union[int, None]]
+    dtype: str | None = None
+    sparse: bool | None = None
+    batch_size: int | None = None
+
+
+class LayerSpec(BaseModel):
+    """One layer: `{KerasLayer: {arguments}}` or `{class: 'module:Name', args: {...}}`, plus `name` and `from`."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
+    name: Annotated[str | None, Field(description="Layer name (Keras's `name=`).")] = None
+    from_: Annotated[
+        Union[str, list[str], dict[str, str], None],
+        Field(alias="from", description="Input(s) or layer(s) this layer is called on. Default: the previous one."),
+    ] = None
+    class_: Annotated[str | None, Field(alias="class", description="`module:Name` of a custom layer.")] = None
+    args: Annotated[dict[str, Any] | None, Field(description="Arguments of a `class:` layer.")] = None
+
+
+class ModelSpec(_Strict):
+    """The model: a functional graph (`inputs`/`layers`/`outputs`), a `sequential` stack, or a subclass (`class`)."""
+
+    name: Annotated[str | None, Field(description="Model name (Keras's `name=`).")] = None
+    class_: Annotated[
+        str | None,
+        Field(alias="class", description="`module:Name`: a subclassed model (built with `args`), or with "
+                                         "`inputs`/`outputs`, the Model subclass to build the graph with "
+                                         "(e.g. one with a custom `train_step`)."),
+    ] = None
+    args: Annotated[dict[str, Any], Field(description="Arguments of a subclassed `class:` model.")] = Field(
+        default_factory=dict
+    )
+    inputs: Annotated[dict[str, InputSpec] | None, Field(description="Named model inputs.")] = None
+    layers: Annotated[list[LayerSpec], Field(description="Layers in call order.")] = Field(default_factory=list)
+    outputs: Annotated[
+        Union[dict[str, LayerSpec], list[str], None],
+        Field(description="Named output layers (`{name: {Dense: {...}}}`) or a list of layer names."),
+    ] = None
+    sequential: Annotated[list[LayerSpec] | None, Field(description="A `keras.Sequential` stack.")] = None
+    input_shape: Annotated[
+        list[Union[int, None]] | None,
+        Field(description="Per-sample input shape of a `sequential` or subclassed model."),
+    ] = None
+
+
+# -------------------------------------------------------------------------- compile
+
+LossRef = Union[Ref, None]
+
+
+class CompileSpec(_Strict):
+    """Arguments of `model.compile(...)`."""
+
+    optimizer: Ref = "rmsprop"
+    loss: Annotated[
+        Union[Ref, list[LossRef], dict[str, LossRef], None],
+        Field(description="One loss, a list (one per output), or `{output: loss}`; `null` for an output without loss."),
+    ] = None
+    loss_weights: Union[list[float], dict[str, float], None] = None
+    metrics: Annotated[
+        Union[list[Ref], dict[str, Union[Ref, list[Ref]]], None],
+        Field(description="A list, or `{output: [metrics]}`."),
+    ] = None
+    weighted_metrics: Union[list[Ref], dict[str, Union[Ref, list[Ref]]], None] = None
+    steps_per_execution: Annotated[int, Field(ge=1)] = 1
+    jit_compile: Union[bool, Literal["auto"]] = "auto"
+    run_eagerly: bool = False
+
+
+# ---------------------------------------------------------------------------- train
+
+
+class TrainSpec(_Strict):
+    """Arguments of `model.fit(...)`."""
+
+    epochs: Annotated[int, Field(ge=1)] = 1
+    batch_size: Annotated[int | None, Field(ge=1)] = 32
+    shuffle: Union[bool, Literal["batch"]] = True
+    validation_split: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    validation_freq: Annotated[int, Field(ge=1)] = 1
+    validation_batch_size: Annotated[int | None, Field(ge=1)] = None
+    steps_per_epoch: Annotated[int | None, Field(ge=1)] = None
+    validation_steps: Annotated[int | None, Field(ge=1)] = None
+    class_weight: Annotated[dict[int, float] | None, Field(description="`{class_index: weight}`.")] = None
+    initial_epoch: Annotated[int, Field(ge=0)] = 0
+
+
+# ------------------------------------------------------------------ run directory
+
+
+class CheckpointSpec(_Strict):
+    """Resumable checkpoints in `RUN_DIR/ckpt/`."""
+
+    enabled: bool = True
+    every_epochs: Annotated[int, Field(ge=1, description="Save at the end of every N-th epoch.")] = 1
+    every_steps: Annotated[int | None, Field(ge=1, description="Also save every N training steps.")] = None
+    keep: Annotated[int, Field(ge=1, description="How many checkpoints to keep.")] = 3
+
+
+class TensorBoardSpec(_Strict):
+    """Event files in `RUN_DIR/events/`, written without TensorFlow."""
+
+    update_freq: Union[Literal["epoch"], Annotated[int, Field(ge=1)]] = "epoch"
+    histogram_freq: Annotated[int, Field(ge=0)] = 0
+
+
+class LogsSpec(_Strict):
+    """What the run writes besides the model and checkpoints."""
+
+    tensorboard: Union[bool, TensorBoardSpec] = True
+    per_batch: Annotated[bool, Field(description="Also write per-batch rows to metrics.jsonl.")] = False
+    plot: Annotated[bool, Field(description="Write plots/curves.png at the end of the run.")] = True
+    monitor: Annotated[
+        str | None, Field(description="Metric shown as 'best so far'. Default: val_loss if validating, else loss.")
+    ] = None
+
+
+# ---------------------------------------------------------------------------- recipe
+
+
+class Recipe(_Strict):
+    """A whole training job."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Names the run directory.")]
+    description: str | None = None
+    seed: Annotated[int, Field(ge=0, description="`keras.utils.set_random_seed(seed)`; derives every RNG.")] = 0
+    imports: Annotated[
+        list[str],
+        Field(description="Modules custom code may come from; the recipe's directory is importable."),
+    ] = Field(default_factory=list)
+    data: DataSpec
+    model: ModelSpec
+    compile: CompileSpec = Field(default_factory=CompileSpec)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    callbacks: Annotated[list[Ref], Field(description="Keras callbacks, in order.")] = Field(default_factory=list)
+    checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec)
+    logs: LogsSpec = Field(default_factory=LogsSpec)
