@@ -1,0 +1,54 @@
+"""Recipe `compile:` → `model.compile(...)` with real Keras objects."""
+
+from __future__ import annotations
+
+from trainctl.compile.objects import Builder
+
+
+def _losses(builder: Builder, loss, path):
+    if isinstance(loss, list):
+        return [None if item is None else builder.build(item, "loss", path + (i,)) for i, item in enumerate(loss)]
+    if isinstance(loss, dict) and not _is_ref(loss):
+        return {k: None if v is None else builder.build(v, "loss", path + (k,)) for k, v in loss.items()}
+    return None if loss is None else builder.build(loss, "loss", path)
+
+
+def _metrics(builder: Builder, metrics, path):
+    if metrics is None:
+        return None
+    if isinstance(metrics, list):
+        return [builder.build(m, "metric", path + (i,)) for i, m in enumerate(metrics)]
+    out = {}
+    for output, ms in metrics.items():
+        if isinstance(ms, list):
+            out[output] = [builder.build(m, "metric", path + (output, i)) for i, m in enumerate(ms)]
+        else:
+            out[output] = builder.build(ms, "metric", path + (output,))
+    return out
+
+
+def _is_ref(value) -> bool:
+    """A mapping that is one component reference rather than `{output: loss}`."""
+    if "class" in value and set(value) <= {"class", "args"}:
+        return True
+    if len(value) == 1:
+        (key, inner), = value.items()
+        return isinstance(key, str) and key[:1].isupper() and (inner is None or isinstance(inner, dict))
+    return False
+
+
+def compile_model(model, loaded, builder: Builder, steps_per_execution: int | None = None) -> None:
+    """`model.compile(...)` exactly as the recipe's `compile:` section says."""
+    c = loaded.spec.compile
+    path = ("compile",)
+    kwargs = dict(
+        optimizer=builder.build(c.optimizer, "optimizer", path + ("optimizer",)),
+        loss=_losses(builder, c.loss, path + ("loss",)),
+        loss_weights=c.loss_weights,
+        metrics=_metrics(builder, c.metrics, path + ("metrics",)),
+        weighted_metrics=_metrics(builder, c.weighted_metrics, path + ("weighted_metrics",)),
+        steps_per_execution=steps_per_execution or c.steps_per_execution,
+        jit_compile=c.jit_compile,
+        run_eagerly=c.run_eagerly,
+    )
+    builder.call(model.compile, kwargs, path, "model.compile")

@@ -1,0 +1,136 @@
+"""Data sources: each turns a `data.<split>` spec into named NumPy arrays (or a PyDataset).
+
+One small interface for all: `load(spec, ctx) -> dict[str, np.ndarray] | keras.utils.PyDataset`.
+Sources read files relative to the recipe's directory and never download anything.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import importlib.resources
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from trainctl.errors import RecipeInvalid
+
+
+@dataclasses.dataclass
+class SourceContext:
+    """What a source may need besides its own spec."""
+
+    loaded: Any  # LoadedRecipe
+    path: tuple  # of the source spec in the recipe, for error positions
+    seed: int
+    shapes: dict[str, tuple]  # model input/output name -> per-sample shape (None for unknown dims)
+    resolve: Callable[[str, tuple], Any]  # `module:name` from `imports:` -> object
+
+    def fail(self, message: str, key: str | None = None, hint: str | None = None) -> RecipeInvalid:
+        path = self.path + ((key,) if key else ())
+        return RecipeInvalid([self.loaded.document.error(path, message, hint)])
+
+    def file(self, name: str) -> Path:
+        path = Path(name)
+        path = path if path.is_absolute() else self.loaded.base_dir / path
+        if not path.is_file():
+            raise self.fail(f"file not found: {path}", "path")
+        return path
+
+
+def _mnist(spec, ctx: SourceContext) -> dict[str, np.ndarray]:
+    with importlib.resources.as_file(importlib.resources.files("trainctl.data") / "mnist.npz") as path:
+        with np.load(path, allow_pickle=False) as f:
+            return {"x": f[f"x_{spec.split}"], "y": f[f"y_{spec.split}"]}
+
+
+def _npz(spec, ctx: SourceContext) -> dict[str, np.ndarray]:
+    path = ctx.file(spec.path)
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            keys = spec.keys or {k: k for k in f.files}
+            missing = [v for v in keys.values() if v not in f.files]
+            if missing:
+                raise ctx.fail(f"{path.name} has no array {missing[0]!r}; it has {', '.join(f.files)}", "keys")
+            return {name: f[key] for name, key in keys.items()}
+    except (OSError, ValueError) as exc:
+        raise ctx.fail(f"cannot read {path} as .npz: {exc}", "path") from None
+
+
+def _csv(spec, ctx: SourceContext) -> dict[str, np.ndarray]:
+    path = ctx.file(spec.path)
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f, delimiter=spec.delimiter))
+    if not rows:
+        raise ctx.fail(f"{path.name} is empty; expected a header row", "path")
+    header, body = rows[0], rows[1:]
+    columns = spec.columns or {name: name for name in header}
+    out = {}
+    for name, cols in columns.items():
+        cols_list = [cols] if isinstance(cols, str) else list(cols)
+        idx = []
+        for col in cols_list:
+            if col not in header:
+                raise ctx.fail(f"{path.name} has no column {col!r}; it has {', '.join(header)}", "columns")
+            idx.append(header.index(col))
+        try:
+            arr = np.array([[row[i] for i in idx] for row in body], dtype=spec.dtype)
+        except (ValueError, IndexError) as exc:
+            raise ctx.fail(f"column(s) {cols_list} of {path.name} are not {spec.dtype}: {exc}", "columns") from None
+        out[name] = arr[:, 0] if isinstance(cols, str) else arr
+    return out
+
+
+def _synthetic(spec, ctx: SourceContext) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(ctx.seed if spec.seed is None else spec.seed)
+    wanted = {name: {"shape": [10 if d is None else d for d in shape]} for name, shape in ctx.shapes.items()}
+    if spec.arrays:
+        wanted = {name: a.model_dump() for name, a in spec.arrays.items()}
+    if not wanted:
+        raise ctx.fail("a synthetic source needs `arrays:` when the model's inputs and outputs are not declared")
+    out = {}
+    for name, a in wanted.items():
+        shape = (spec.samples, *a["shape"])
+        if a.get("integers"):
+            out[name] = rng.integers(0, a["integers"], size=shape).astype(a.get("dtype") or "int32")
+        else:
+            out[name] = rng.random(size=shape).astype(a.get("dtype") or "float32")
+    return out
+
+
+def _python(spec, ctx: SourceContext):
+    fn = ctx.resolve(spec.function, ctx.path + ("function",))
+    try:
+        result = fn(**spec.args)
+    except Exception as exc:  # noqa: BLE001 - user code
+        raise ctx.fail(f"{spec.function} failed: {type(exc).__name__}: {exc}", "function") from None
+    if isinstance(result, dict):
+        return {k: np.asarray(v) for k, v in result.items()}
+    if isinstance(result, tuple) and 2 <= len(result) <= 3:
+        names = ("x", "y", "sample_weight")
+        return {names[i]: v for i, v in enumerate(result)}
+    from trainctl.backend import keras
+
+    if isinstance(result, keras.utils.PyDataset):
+        return result
+    raise ctx.fail(f"{spec.function} returned {type(result).__name__}; expected a dict of arrays, "
+                   "(x, y[, sample_weight]) or a keras.utils.PyDataset", "function")
+
+
+SOURCES: dict[str, Callable] = {
+    "mnist": _mnist,
+    "npz": _npz,
+    "csv": _csv,
+    "synthetic": _synthetic,
+    "python": _python,
+}
+
+
+def load_source(spec, ctx: SourceContext):
+    """Arrays (or a PyDataset) of one split, sliced as the spec says."""
+    data = SOURCES[spec.source](spec, ctx)
+    if spec.slice is not None and isinstance(data, dict):
+        start, stop = (list(spec.slice) + [None, None])[:2]
+        data = {k: v[start:stop] if hasattr(v, "shape") else v for k, v in data.items()}
+    return data

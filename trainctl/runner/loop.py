@@ -1,0 +1,249 @@
+"""The training loop: Keras's own `fit` loop (JAX trainer), able to stop and start anywhere.
+
+`model.fit` cannot start in the middle of an epoch, and Keras's BackupAndRestore only
+restarts at epoch boundaries. This loop is `keras.src.backend.jax.trainer.JAXTrainer.fit`
+step for step (same data adapter, same callbacks order, same train function), with
+three additions: it can begin at any (epoch, step); it calls `on_step` after every
+executed step so checkpoints can be written; and it stops cleanly when asked to.
+
+The data order of a shuffled epoch is drawn from NumPy's global RNG when the epoch's
+iterator draws its first batch, exactly as Keras does. The loop records the RNG state
+at that moment, so a resume recreates the same permutation and skips to the step
+without training on the skipped batches.
+
+Example:
+
+    >>> loop = Loop(model, splits, recipe.train, callbacks)
+    >>> history = loop.run()
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import numpy as np
+
+from trainctl.backend import keras
+from keras.src.backend.jax.trainer import JAXEpochIterator
+from keras.src.trainers.data_adapters import array_slicing, data_adapter_utils
+
+
+@dataclasses.dataclass
+class Position:
+    """Where training is: the epoch in progress and the next step in it."""
+
+    epoch: int = 0
+    step: int = 0  # next step of `epoch`; 0 means the epoch has not begun
+    global_step: int = 0
+    iterator_np_state: Any = None  # np.random state when the current data iterator began
+    iterator_steps: int = 0  # batches taken from that iterator
+    finished: bool = False
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Position":
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
+
+
+class ResumableEpochIterator(JAXEpochIterator):
+    """Keras's epoch iterator that can begin an epoch at any step, reproducibly."""
+
+    iterator_np_state = None
+
+    def _fresh_iterator(self) -> None:
+        self.iterator_np_state = np.random.get_state()
+        self._current_iterator = iter(self._get_iterator())
+        self._steps_seen = 0
+
+    def fast_forward(self, position: Position) -> None:
+        """Recreate the data iterator of `position` and skip the batches it had given."""
+        if position.iterator_np_state is None:
+            return
+        now = np.random.get_state()
+        np.random.set_state(position.iterator_np_state)
+        self._fresh_iterator()
+        for _ in range(position.iterator_steps):
+            next(self._current_iterator)
+        self._steps_seen = position.iterator_steps
+        np.random.set_state(now)
+
+    def epoch(self, start_step: int = 0):
+        """Iterate one epoch from `start_step`, yielding `(begin_step, end_step, batches)`."""
+        self._epoch_iterator = self._enumerate_from(start_step)
+        return self
+
+    def _enumerate_from(self, start_step: int):
+        # Mirrors EpochIterator._enumerate_iterator; the only change is the start step.
+        self.data_adapter.on_epoch_begin()
+        spe = self.steps_per_execution
+        steps_per_epoch = self.steps_per_epoch or self._num_batches or -1
+        if steps_per_epoch > 0:
+            if self._current_iterator is None or (self.steps_per_epoch is None and start_step == 0):
+                self._fresh_iterator()
+            for step in range(start_step, steps_per_epoch, spe):
+                if self._num_batches and self._steps_seen >= self._num_batches:
+                    if self.steps_per_epoch:
+                        self._interrupted_warning()
+                    break
+                self._steps_seen += spe
+                yield step, step + spe - 1, self._current_iterator
+            if self._num_batches and self._steps_seen >= self._num_batches:
+                self._current_iterator = None  # a fresh one (and permutation) next epoch
+                self._steps_seen = 0
+        else:
+            if self._current_iterator is None or start_step == 0:
+                self._fresh_iterator()
+            step = start_step - spe
+            while True:
+                step += spe
+                self._steps_seen = step + spe
+                yield step, step + spe - 1, self._current_iterator
+        self.data_adapter.on_epoch_end()
+
+
+class StopRequested(Exception):
+    """Raised out of the loop after `on_step` saw a stop request and saved."""
+
+
+class Loop:
+    """`model.fit(...)` for a recipe, resumable at any step.
+
+    Args:
+        model: a compiled Keras model (JAX backend).
+        train, validation: `trainctl.data.Split`s.
+        spec: the recipe's `train:` section (`TrainSpec`).
+        callbacks: Keras callbacks (a History is added, as `fit` does).
+        position: where to begin; `Position()` for a new run.
+        on_step: called with the loop after every executed step (checkpoints, signals).
+        on_epoch_end: called with the loop after each epoch's callbacks ran.
+        restore: called once the model, optimizer and callbacks exist and `on_train_begin`
+            has run, to load a checkpoint into them.
+    """
+
+    def __init__(self, model, train, validation, spec, callbacks, position: Position | None = None,
+                 on_step: Callable | None = None, on_epoch_end: Callable | None = None,
+                 restore: Callable | None = None):
+        self.model = model
+        self.spec = spec
+        self.position = position or Position(epoch=spec.initial_epoch)
+        self.on_step = on_step
+        self.on_epoch_end_hook = on_epoch_end
+        self.restore = restore
+        self.user_callbacks = list(callbacks)
+        self.train = train.as_fit_args()
+        self.validation = validation.as_fit_args() if validation is not None else None
+        if spec.validation_split and self.validation is None:
+            (x, y, sw), val = array_slicing.train_validation_split(
+                (self.train["x"], self.train["y"], self.train["sample_weight"]),
+                validation_split=spec.validation_split,
+            )
+            self.train = {"x": x, "y": y, "sample_weight": sw}
+            vx, vy, vsw = data_adapter_utils.unpack_x_y_sample_weight(val)
+            self.validation = {"x": vx, "y": vy, "sample_weight": vsw}
+        self.callbacks = None
+        self.iterator = None
+
+    def sync(self) -> None:
+        """Write the JAX training state back into the Keras variables (before reading them)."""
+        self.model.jax_state_sync()
+
+    def run(self):
+        model, spec, pos = self.model, self.spec, self.position
+        self.iterator = it = ResumableEpochIterator(
+            x=self.train["x"], y=self.train.get("y"), sample_weight=self.train.get("sample_weight"),
+            batch_size=spec.batch_size, steps_per_epoch=spec.steps_per_epoch, shuffle=spec.shuffle,
+            class_weight=spec.class_weight, steps_per_execution=model.steps_per_execution,
+        )
+        model._eval_epoch_iterator = None
+        model._symbolic_build(iterator=it)
+        it.reset()
+        self.callbacks = callbacks = keras.callbacks.CallbackList(
+            self.user_callbacks, add_history=True, add_progbar=False, verbose=0,
+            epochs=spec.epochs, steps=it.num_batches, model=model,
+        )
+        model.make_train_function()
+        model.stop_training = False
+        training_logs = {}
+        logs = {}
+        training_finished = False
+        callbacks.on_train_begin()
+        if self.restore is not None:
+            self.restore(self)
+            it.fast_forward(pos)
+        try:
+            for epoch in range(pos.epoch, spec.epochs):
+                pos.epoch = epoch
+                resumed_mid_epoch = pos.step > 0
+                if not resumed_mid_epoch:
+                    model.reset_metrics()
+                    callbacks.on_epoch_begin(epoch)
+                model._jax_state_synced = True
+                with it.catch_stop_iteration():
+                    for begin_step, end_step, batches in it.epoch(pos.step):
+                        callbacks.on_train_batch_begin(begin_step)
+                        if model._jax_state_synced:
+                            state = model._get_jax_state(
+                                trainable_variables=True, non_trainable_variables=True,
+                                optimizer_variables=True, metrics_variables=True, purge_model_variables=True,
+                            )
+                            model._jax_state_synced = False
+                        logs, state = model.train_function(state, batches)
+                        tv, ntv, ov, mv = state
+                        model._jax_state = {
+                            "trainable_variables": tv, "non_trainable_variables": ntv,
+                            "optimizer_variables": ov, "metrics_variables": mv,
+                        }
+                        callbacks.on_train_batch_end(end_step, logs)
+                        pos.step = end_step + 1
+                        pos.global_step += end_step - begin_step + 1
+                        pos.iterator_np_state = it.iterator_np_state
+                        pos.iterator_steps = it._steps_seen
+                        if self.on_step is not None:
+                            self.on_step(self)
+                        if model.stop_training:
+                            break
+                model.jax_state_sync()
+                epoch_logs = dict(model._get_metrics_result_or_logs(logs))
+                if self.validation is not None and model._should_eval(epoch, spec.validation_freq):
+                    epoch_logs.update(self._validate(callbacks))
+                callbacks.on_epoch_end(epoch, epoch_logs)
+                training_logs = epoch_logs
+                pos.epoch, pos.step = epoch + 1, 0
+                pos.iterator_np_state = it.iterator_np_state if it._current_iterator is not None else None
+                pos.iterator_steps = it._steps_seen
+                if model.stop_training:
+                    pos.finished = True
+                if self.on_epoch_end_hook is not None:
+                    self.on_epoch_end_hook(self)
+                if model.stop_training:
+                    break
+            pos.finished = True
+            training_finished = True
+        finally:
+            model.jax_state_sync()
+            if isinstance(model.optimizer, keras.optimizers.Optimizer) and spec.epochs > 0:
+                model.optimizer.finalize_variable_values(model.trainable_weights)
+            if getattr(model, "_eval_epoch_iterator", None) is not None:
+                del model._eval_epoch_iterator
+            if training_finished:
+                callbacks.on_train_end(logs=training_logs)
+            model._jax_state = None
+        return model.history
+
+    def _validate(self, callbacks) -> dict:
+        model, spec, val = self.model, self.spec, self.validation
+        batch_size = spec.validation_batch_size or spec.batch_size
+        if getattr(model, "_eval_epoch_iterator", None) is None:
+            model._eval_epoch_iterator = JAXEpochIterator(
+                x=val["x"], y=val.get("y"), sample_weight=val.get("sample_weight"),
+                batch_size=batch_size, steps_per_execution=model.steps_per_execution,
+                steps_per_epoch=spec.validation_steps, shuffle=False,
+            )
+        val_logs = model.evaluate(
+            x=val["x"], y=val.get("y"), sample_weight=val.get("sample_weight"), batch_size=batch_size,
+            steps=spec.validation_steps, callbacks=callbacks, return_dict=True, _use_cached_eval_dataset=True,
+        )
+        return {f"val_{name}": value for name, value in val_logs.items()}
