@@ -42,13 +42,13 @@ def _root(
 ) -> None:
     global _DEBUG
     _DEBUG = debug or bool(os.environ.get("TRAINCTL_DEBUG"))
-    from trainctl.logs.report import Reporter, set_reporter
+    from trainctl.logs.console import Reporter, set_reporter
 
     set_reporter(Reporter(quiet=quiet))
 
 
 def _reporter():
-    from trainctl.logs.report import get_reporter
+    from trainctl.logs.console import get_reporter
 
     return get_reporter()
 
@@ -72,6 +72,55 @@ def validate(
         _reporter().info(f"{path}: ok")
     if problems:
         raise RecipeInvalid(problems)
+
+
+@app.command(context_settings={"allow_extra_args": False})
+def run(
+    recipe: Path = typer.Argument(..., help="The recipe file."),
+    overrides: Optional[List[str]] = typer.Argument(None, help="key.path=value overrides, YAML-typed."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default runs/<name>-<timestamp>)."),
+    resume_existing: bool = typer.Option(
+        False, "--resume", help="If --out already holds this run's checkpoints, continue it (recipe unchanged)."
+    ),
+) -> None:
+    """Train a recipe into a run directory (model, checkpoints, logs)."""
+    from trainctl.recipe import load_recipe
+
+    loaded = load_recipe(recipe, list(overrides or []))
+    from trainctl.runner.run import start
+
+    start(loaded, out, command=["run", str(recipe), *list(overrides or [])], resume_existing=resume_existing)
+
+
+@app.command()
+def resume(
+    path: Path = typer.Argument(..., help="RUN_DIR, RUN_DIR/ckpt or RUN_DIR/ckpt/<step>."),
+    overrides: Optional[List[str]] = typer.Argument(None, help="Changes allowed on resume, e.g. train.epochs=20."),
+    allow_drift: bool = typer.Option(False, "--allow-drift", help="Allow changes that alter the run (recorded)."),
+) -> None:
+    """Continue an interrupted run exactly where its last checkpoint left it."""
+    from trainctl.runner.run import resume as resume_run
+
+    resume_run(path, list(overrides or []), allow_drift)
+
+
+@app.command("eval")
+def eval_(
+    target: Path = typer.Argument(..., help="A run directory, or a model.keras inside one."),
+    split: str = typer.Option("test", "--split", help="Which data split of the recipe: test, validation or train."),
+    override: Optional[List[str]] = typer.Option(
+        None, "--set", "-s", help="Recipe override for the data, e.g. data.test.path=other.npz (repeatable)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as one JSON object."),
+) -> None:
+    """Evaluate a trained model on its recipe's test split (or another split)."""
+    from trainctl.runner.evaluate import evaluate
+
+    metrics = evaluate(target, split, override or [])
+    if as_json:
+        _reporter().json(metrics)
+    else:
+        _reporter().table(f"{target} ({split})", ["metric", "value"], [[k, v] for k, v in metrics.items()])
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,300 @@
+"""`trainctl run` and `trainctl resume`, top to bottom.
+
+    seed → model → compile → data → callbacks → (restore checkpoint) → loop → model.keras
+
+Everything a run writes lands in its `RunDir`; everything a resume needs is read from
+it: the resolved recipe and the newest sound checkpoint.
+
+Example:
+
+    >>> result = start(load_recipe("recipes/mnist_mlp.yaml"), out=None, command=["run", ...])
+    >>> result.run_dir
+    PosixPath('runs/mnist_mlp-20261125-154000')
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import signal
+import time
+from pathlib import Path
+
+from trainctl.backend import keras
+from trainctl.errors import EXIT_SIGINT, EXIT_SIGTERM, Interrupted, TrainctlError, TrainingFailed
+from trainctl.logs.console import get_reporter
+from trainctl.runner.rundir import RunDir, now
+
+
+@dataclasses.dataclass
+class RunResult:
+    run_dir: Path
+    history: dict
+    status: str
+
+
+class _Signals:
+    """Turn SIGINT/SIGTERM into a request the loop honours at the next step, after a checkpoint.
+
+    A second SIGINT while stopping interrupts at once (the last checkpoint stays valid).
+    """
+
+    def __init__(self):
+        self.received: int | None = None
+        self._old = {}
+
+    def _handle(self, signum, frame):
+        if self.received is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.received = signum
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
+class Checkpointer:
+    """Decides when to checkpoint, and writes checkpoints through the `CheckpointStore`."""
+
+    def __init__(self, loaded, run_dir: RunDir, signals: _Signals, metrics_files):
+        from trainctl.checkpoint import CheckpointStore
+
+        self.spec = loaded.spec.checkpoint
+        self.recipe_sha256 = loaded.sha256
+        self.run_dir = run_dir
+        self.signals = signals
+        self.metrics_files = metrics_files
+        self.store = CheckpointStore(run_dir.ckpt, keep=self.spec.keep)
+        self.stateful: list = []  # callbacks whose state is saved (set by the runner)
+        self.last_saved_step: int | None = None
+        self.last_path: Path | None = None
+
+    def save(self, loop) -> Path:
+        from trainctl.checkpoint import capture
+
+        loop.sync()
+        pos = loop.position
+        state = capture(loop.model, self.stateful, position=pos.to_dict(),
+                        extra={"metrics_rows": list(self.metrics_files.rows) if self.metrics_files else []})
+        meta = {"epoch": pos.epoch, "step": pos.step, "global_step": pos.global_step,
+                "recipe_sha256": self.recipe_sha256, "time": now()}
+        self.last_path = self.store.save(state, pos.global_step, meta)
+        self.last_saved_step = pos.global_step
+        return self.last_path
+
+    def on_step(self, loop) -> None:
+        every = self.spec.every_steps
+        pos = loop.position
+        if self.spec.enabled and every and pos.global_step // every > (pos.global_step - _executed(loop)) // every:
+            self.save(loop)
+        if self.signals.received is not None:
+            self.interrupt(loop)
+
+    def on_epoch_end(self, loop) -> None:
+        pos = loop.position
+        if self.spec.enabled and (pos.epoch % self.spec.every_epochs == 0 or pos.finished):
+            if self.last_saved_step != pos.global_step or pos.step == 0:
+                self.save(loop)
+        if self.signals.received is not None:
+            self.interrupt(loop)
+
+    def interrupt(self, loop) -> None:
+        signum = self.signals.received
+        name = "SIGTERM" if signum == signal.SIGTERM else "SIGINT"
+        where = "without a checkpoint (checkpoints are disabled)"
+        if self.spec.enabled:
+            if self.last_saved_step != loop.position.global_step:
+                self.save(loop)
+            where = f"after saving a checkpoint at step {loop.position.global_step}"
+        self.run_dir.add_event("interrupted", signal=name, global_step=loop.position.global_step)
+        raise Interrupted(
+            f"{name} received: stopped {where}. Continue with: trainctl resume {self.run_dir.path}",
+            EXIT_SIGTERM if signum == signal.SIGTERM else EXIT_SIGINT,
+        )
+
+
+def _executed(loop) -> int:
+    return loop.model.steps_per_execution
+
+
+class NaNGuard(keras.callbacks.Callback):
+    """Fail the run with exit code 1 when the loss stops being finite (Keras's TerminateOnNaN, as an error).
+
+    Checked at most every `interval` seconds and at every epoch end, because reading
+    the loss waits for the device and costs speed.
+    """
+
+    def __init__(self, interval: float = 0.5):
+        super().__init__()
+        self.interval = interval
+        self.next_check = 0.0
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.monotonic() >= self.next_check:
+            self.next_check = time.monotonic() + self.interval
+            self.check(logs, batch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.check(logs, None)
+
+    def check(self, logs, batch) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is None or math.isfinite(value := float(loss)):
+            return
+        where = f"epoch {self.epoch + 1}" + (f", batch {batch + 1}" if batch is not None else "")
+        raise TrainingFailed(
+            f"the loss became {value} at {where}. Lower the learning rate, check the data for NaN/inf, "
+            "or resume from the last checkpoint with a changed recipe (--allow-drift)."
+        )
+
+
+def _logging_callbacks(loaded, run_dir: RunDir, position, state, num_batches):
+    from trainctl.logs.progress import ConsoleProgress
+    from trainctl.logs.files import MetricsFiles
+    from trainctl.compile.callbacks import has_callback
+
+    logs = loaded.spec.logs
+    rows = state.extra.get("metrics_rows", []) if state is not None else []
+    files = MetricsFiles(run_dir.path, per_batch=logs.per_batch, history_rows=rows,
+                         global_step=position.global_step)
+    monitor = logs.monitor or ("val_loss" if (loaded.spec.data.validation or loaded.spec.train.validation_split)
+                               else "loss")
+    console = ConsoleProgress(monitor=monitor, start_step=position.step)
+    out = [files, console]
+    if logs.tensorboard and not has_callback(loaded, "TensorBoard"):
+        from trainctl.logs.tensorboard import TensorBoardWriter
+
+        tb = logs.tensorboard if not isinstance(logs.tensorboard, bool) else None
+        out.append(TensorBoardWriter(
+            run_dir.events,
+            update_freq=tb.update_freq if tb else "epoch",
+            histogram_freq=tb.histogram_freq if tb else 0,
+            initial_epoch=position.epoch,
+            initial_global_step=position.global_step,
+        ))
+    return files, out
+
+
+def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = None) -> RunResult:
+    """Train `loaded` into `run_dir`, from the beginning or from a checkpoint `state`."""
+    from trainctl.checkpoint import restore
+    from trainctl.compile import build_compiled_model
+    from trainctl.compile.callbacks import build_callbacks
+    from trainctl.data import load_splits
+    from trainctl.runner.loop import Loop, Position
+
+    report = get_reporter()
+    keras.utils.set_random_seed(loaded.spec.seed)
+    model, builder = build_compiled_model(loaded)
+    splits = load_splits(loaded, model, builder.user_object)
+    user_callbacks = build_callbacks(loaded, builder, run_dir.path)
+    history = keras.callbacks.History()
+    position = Position.from_dict(state.position) if state is not None else Position(epoch=loaded.spec.train.initial_epoch)
+    files, log_callbacks = _logging_callbacks(loaded, run_dir, position, state, None)
+    guard = NaNGuard()
+
+    with _Signals() as signals:
+        checkpointer = Checkpointer(loaded, run_dir, signals, files)
+        checkpointer.stateful = [*user_callbacks, history]
+
+        def restore_state(loop):
+            restore(state, loop.model, checkpointer.stateful)
+            report.info(f"resumed from {checkpoint_path} (epoch {position.epoch + 1}, step {position.step})")
+
+        loop = Loop(
+            model, splits.train, splits.validation, loaded.spec.train,
+            [*user_callbacks, history, guard, *log_callbacks],
+            position=position,
+            on_step=checkpointer.on_step,
+            on_epoch_end=checkpointer.on_epoch_end,
+            restore=restore_state if state is not None else None,
+        )
+        if position.finished:
+            report.info(f"{run_dir.path} already finished training; nothing to resume")
+        else:
+            try:
+                loop.run()
+            except TrainingFailed:
+                run_dir.update_manifest(status="failed", ended=now(), exit_code=1)
+                raise
+            except Interrupted as exc:
+                run_dir.update_manifest(status="interrupted", ended=now(), exit_code=exc.exit_code)
+                raise
+
+    from trainctl.atomic import atomic_path
+
+    with atomic_path(run_dir.model) as tmp:
+        model.save(tmp)
+    if loaded.spec.logs.plot:
+        _plot(run_dir)
+    run_dir.update_manifest(status="completed", ended=now(), exit_code=0,
+                            epochs_done=position.epoch, global_step=position.global_step)
+    report.info(f"model saved to {run_dir.model}")
+    return RunResult(run_dir.path, dict(history.history), "completed")
+
+
+def _plot(run_dir: RunDir) -> None:
+    from trainctl.logs.plot import plot_run
+
+    try:
+        plot_run(run_dir.path)
+    except (OSError, ValueError) as exc:  # a plot is a convenience; the run succeeded
+        get_reporter().warn(f"could not write plots: {exc}")
+
+
+def start(loaded, out: str | Path | None, command: list[str], resume_existing: bool = False) -> RunResult:
+    """A new run of `loaded` in `out` (default `runs/<name>-<timestamp>`)."""
+    from trainctl.recipe import dump_recipe
+    from trainctl.atomic import write_text
+
+    if out is not None and Path(out).exists() and RunDir(Path(out)).has_checkpoints():
+        if not resume_existing:
+            raise TrainctlError(
+                f"{out} already holds checkpoints of a run. Continue it with `trainctl resume {out}`, "
+                f"or pass --resume to continue when the recipe is unchanged, or choose another -o."
+            )
+        from trainctl.recipe import dump_recipe
+
+        return resume(out, overrides=[], allow_drift=False, new_text=dump_recipe(loaded.document.data))
+    if out is None:
+        run_dir = RunDir.create("runs", loaded.spec.name)
+    else:
+        run_dir = RunDir(Path(out))
+        run_dir.path.mkdir(parents=True, exist_ok=True)
+    write_text(run_dir.recipe, dump_recipe(loaded.document.data))
+    run_dir.new_manifest(loaded, command)
+    get_reporter().info(f"run directory: {run_dir.path}")
+    return train(loaded, run_dir)
+
+
+def resume(path: str | Path, overrides: list[str], allow_drift: bool, new_text: str | None = None) -> RunResult:
+    """Continue the run at `path` (RUN_DIR, RUN_DIR/ckpt or RUN_DIR/ckpt/<step>) from its checkpoint."""
+    from trainctl.checkpoint import CheckpointStore, resolve_checkpoint
+    from trainctl.runner.drift import check_drift
+
+    run_path, ckpt_path = resolve_checkpoint(path)
+    run_dir = RunDir.open(run_path)
+    loaded = check_drift(run_dir, overrides, allow_drift, new_text)
+    store = CheckpointStore(run_dir.ckpt, keep=loaded.spec.checkpoint.keep)
+    report = get_reporter()
+    if ckpt_path is None:
+        found = store.latest(on_problem=lambda p: report.warn(f"skipping damaged checkpoint: {p}"))
+        if found is None:
+            raise TrainctlError(f"{run_dir.path} has no readable checkpoint to resume from")
+        ckpt_path, load = found
+        state = load()
+    else:
+        state = store.load(ckpt_path)
+    run_dir.update_manifest(status="running")
+    run_dir.add_event("resume", checkpoint=str(ckpt_path), global_step=state.position.get("global_step"))
+    return train(loaded, run_dir, state=state, checkpoint_path=ckpt_path)

@@ -1,0 +1,132 @@
+"""The run directory: the unit of work, holding everything a run needs to resume or be evaluated.
+
+    RUN_DIR/
+      recipe.yaml      the resolved recipe (overrides applied); resume needs nothing else
+      manifest.json    versions, seed, recipe sha256, git commit, times, status, interruptions
+      model.keras      the final model (plain `keras.saving.load_model`)
+      history.json  metrics.csv  metrics.jsonl  events/  plots/  ckpt/<step>/
+
+Example:
+
+    >>> rd = RunDir.create("runs", "mnist_mlp")
+    >>> rd.path.name
+    'mnist_mlp-20261125-154000'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+from trainctl import __version__
+from trainctl.atomic import write_text
+from trainctl.errors import TrainctlError
+
+
+def now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+def _git_commit(where: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+@dataclasses.dataclass
+class RunDir:
+    """Paths inside a run directory, and its manifest."""
+
+    path: Path
+
+    recipe = property(lambda self: self.path / "recipe.yaml")
+    manifest_path = property(lambda self: self.path / "manifest.json")
+    model = property(lambda self: self.path / "model.keras")
+    ckpt = property(lambda self: self.path / "ckpt")
+    events = property(lambda self: self.path / "events")
+    plots = property(lambda self: self.path / "plots")
+
+    @classmethod
+    def create(cls, root: str | Path, name: str) -> "RunDir":
+        """A new, empty `root/<name>-<timestamp>` (suffixed `-2`, `-3`... if taken)."""
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        base = Path(root) / f"{name}-{stamp}"
+        path, n = base, 1
+        while True:
+            try:
+                path.mkdir(parents=True)
+                return cls(path)
+            except FileExistsError:
+                n += 1
+                path = base.with_name(f"{base.name}-{n}")
+
+    @classmethod
+    def open(cls, path: str | Path) -> "RunDir":
+        """An existing run directory; a clear error if it is not one."""
+        path = Path(path)
+        if not (path / "recipe.yaml").is_file():
+            raise TrainctlError(f"{path} is not a run directory (no recipe.yaml in it)")
+        return cls(path)
+
+    def has_checkpoints(self) -> bool:
+        return self.ckpt.is_dir() and any(p.name[:1].isdigit() for p in self.ckpt.iterdir())
+
+    def read_manifest(self) -> dict:
+        try:
+            return json.loads(self.manifest_path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def write_manifest(self, manifest: dict) -> None:
+        write_text(self.manifest_path, json.dumps(manifest, indent=2, sort_keys=False, default=str) + "\n")
+
+    def update_manifest(self, **changes) -> dict:
+        manifest = self.read_manifest()
+        manifest.update(changes)
+        self.write_manifest(manifest)
+        return manifest
+
+    def new_manifest(self, loaded, command: list[str]) -> dict:
+        """The manifest of a run that is starting."""
+        import jax
+        import keras
+
+        manifest = {
+            "name": loaded.spec.name,
+            "status": "running",
+            "started": now(),
+            "ended": None,
+            "exit_code": None,
+            "seed": loaded.spec.seed,
+            "recipe_sha256": loaded.sha256,
+            "recipe_source": str(loaded.document.file),
+            "base_dir": str(loaded.base_dir),  # where `imports:` and relative data paths resolve
+            "git_commit": _git_commit(loaded.base_dir),
+            "command": command,
+            "versions": {
+                "trainctl": __version__,
+                "keras": keras.__version__,
+                "jax": jax.__version__,
+                "python": platform.python_version(),
+            },
+            "host": platform.node(),
+            "pid": os.getpid(),
+            "argv": sys.argv,
+            "events": [{"event": "start", "time": now()}],
+        }
+        self.write_manifest(manifest)
+        return manifest
+
+    def add_event(self, event: str, **details) -> None:
+        manifest = self.read_manifest()
+        manifest.setdefault("events", []).append({"event": event, "time": now(), **details})
+        self.write_manifest(manifest)
