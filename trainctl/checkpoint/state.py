@@ -1,0 +1,347 @@
+"""Everything a run needs to go on exactly where it stopped, as one snapshot.
+
+`capture` copies the model's weights and seed states, the optimizer's and metrics'
+variables, the random generators (numpy, Python, Keras's global `SeedGenerator`)
+and the data attributes of every callback into a `TrainingState`; `restore` puts
+them back into a model built and compiled from the same recipe, so that continuing
+gives bit-for-bit the same numbers as never having stopped (on CPU).
+
+A `TrainingState` is written as three files, none of them pickled:
+
+- `model.weights.h5`: the model's weights and the optimizer's variables, in Keras's
+  own format, so `model.load_weights` reads a checkpoint as it is;
+- `state.npz`: every other array (seed states, metrics, random generator states,
+  arrays inside callback attributes or `position`), read with `allow_pickle=False`;
+- `state.json`: everything else, pointing into `state.npz` (see `codec`).
+
+Example:
+
+    >>> model.jax_state_sync()  # inside a JAX fit loop, variables lag behind
+    >>> state = capture(model, callbacks, position={"epoch": 3, "step_in_epoch": 17})
+    >>> ...
+    >>> restore(state, fresh_model, fresh_callbacks)  # after callbacks.on_train_begin()
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from trainctl.checkpoint import codec
+
+# Keras is imported inside the functions that touch a model: listing and verifying
+# checkpoints (the store, the CLI) must not pay seconds for it.
+
+WEIGHTS_FILE = "model.weights.h5"
+STATE_JSON = "state.json"
+STATE_ARRAYS = "state.npz"
+STATE_FILES = (WEIGHTS_FILE, STATE_ARRAYS, STATE_JSON)
+FORMAT_VERSION = 1
+
+# Variable groups, in restore order. Those in `_IN_WEIGHTS_FILE` are stored by
+# `model.save_weights` (which saves the optimizer too); the others carry values.
+GROUPS = ("weights", "optimizer", "seeds", "metrics")
+_IN_WEIGHTS_FILE = ("weights", "optimizer")
+
+# Callback attributes that the training loop sets, not the callback's progress.
+_NOT_CALLBACK_STATE = frozenset({"model", "_model", "params"})
+
+
+class CheckpointMismatch(ValueError):
+    """The checkpoint was written for a model, optimizer or callbacks of another shape."""
+
+
+@dataclasses.dataclass
+class TrainingState:
+    """A snapshot of a training run; see the module docstring.
+
+    Attributes:
+        weights_h5: bytes of a Keras `.weights.h5` file (model weights and optimizer).
+        variables: group name (`GROUPS`) -> one record per variable, in the model's
+            order: `{"path", "shape", "dtype"}`, plus `"value"` (a numpy array) for
+            the groups not in the weights file.
+        rng: `{"numpy": np.random.get_state(), "python": random.getstate(),
+            "keras": state array of Keras's global SeedGenerator or None}`.
+        callbacks: one `{"class", "attrs", "unsaved"}` record per callback.
+        position: the training loop's own data, stored verbatim.
+        extra: anything else the caller wants back, stored verbatim.
+    """
+
+    weights_h5: bytes
+    variables: dict[str, list[dict]]
+    rng: dict
+    callbacks: list[dict]
+    position: dict
+    extra: dict
+
+    def write(self, directory: str | Path) -> None:
+        """Write `STATE_FILES` into `directory`.
+
+        The writes are plain: `directory` must be a fresh directory that the caller
+        renames into place once complete (`CheckpointStore.save` does).
+        """
+        directory = Path(directory)
+        (directory / WEIGHTS_FILE).write_bytes(self.weights_h5)
+        doc, arrays = codec.encode(
+            {
+                "format_version": FORMAT_VERSION,
+                "variables": self.variables,
+                "rng": self.rng,
+                "callbacks": self.callbacks,
+                "position": self.position,
+                "extra": self.extra,
+            }
+        )
+        with open(directory / STATE_ARRAYS, "wb") as f:
+            np.savez(f, **arrays)
+        (directory / STATE_JSON).write_text(json.dumps(doc), encoding="utf-8")
+
+    @classmethod
+    def read(cls, directory: str | Path) -> TrainingState:
+        """Read a state written by `write`, without unpickling anything."""
+        directory = Path(directory)
+        with np.load(directory / STATE_ARRAYS, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+        data = codec.decode(json.loads((directory / STATE_JSON).read_text(encoding="utf-8")), arrays)
+        if data.get("format_version") != FORMAT_VERSION:
+            raise ValueError(
+                f"{directory / STATE_JSON} has format_version {data.get('format_version')!r}; "
+                f"this trainctl reads version {FORMAT_VERSION}. Resume it with the trainctl that wrote it."
+            )
+        return cls(
+            weights_h5=(directory / WEIGHTS_FILE).read_bytes(),
+            variables=data["variables"],
+            rng=data["rng"],
+            callbacks=data["callbacks"],
+            position=data["position"],
+            extra=data["extra"],
+        )
+
+
+def capture(model, callbacks: Iterable = (), *, position: dict, extra: dict | None = None) -> TrainingState:
+    """Copy the whole training state of `model` and `callbacks` into a `TrainingState`.
+
+    In a JAX fit loop, call `model.jax_state_sync()` first: between syncs the
+    variables hold stale values.
+
+    Args:
+        model: a built Keras model (compiled, for the optimizer and metrics).
+        callbacks: the callbacks of the run, in the order `restore` will get them.
+            Their data attributes (numbers, strings inside containers, numpy
+            arrays, lists/tuples/dicts of these) are kept; functions, objects and
+            top-level strings (configuration: monitor names, file paths) are not.
+        position: the loop's position (epoch, step, data order...), stored verbatim;
+            plain data only (see `codec`).
+        extra: more plain data to store verbatim.
+
+    Example:
+
+        >>> state = capture(model, [early_stopping], position={"epoch": 2, "global_step": 64})
+    """
+    try:
+        position, extra = codec.copy_plain(position), codec.copy_plain(extra or {})
+    except codec.Unsupported as e:
+        raise codec.Unsupported(f"capture(position=..., extra=...) takes plain data only: {e}") from None
+    variables = {}
+    for group, group_vars in _variables_of(model).items():
+        records = [_spec(v) for v in group_vars]
+        if group not in _IN_WEIGHTS_FILE:
+            for record, v in zip(records, group_vars):
+                record["value"] = np.array(v.numpy())
+        variables[group] = records
+    return TrainingState(
+        weights_h5=_weights_file_bytes(model),
+        variables=variables,
+        rng=_capture_rng(),
+        callbacks=[_capture_callback(cb) for cb in callbacks],
+        position=position,
+        extra=extra,
+    )
+
+
+def restore(state: TrainingState, model, callbacks: Iterable | None = None) -> None:
+    """Put `state` back into `model`, the random generators and `callbacks`.
+
+    `model` must be built and compiled from the same recipe, with its optimizer
+    and metrics built (a JAX fit loop has done so after `_symbolic_build`). Keras
+    callbacks reset their progress in `on_train_begin`, so pass `callbacks` only
+    after it; with `callbacks=None` they are left alone, for a later
+    `restore_callbacks`.
+
+    Raises:
+        CheckpointMismatch: naming the first variable or callback that differs.
+
+    Example:
+
+        >>> restore(CheckpointStore(run_dir / "ckpt").load(path), model, callbacks)
+    """
+    current = _variables_of(model)
+    for group in GROUPS:
+        _check_group(group, state.variables.get(group, []), current[group])
+    if callbacks is not None:
+        callbacks = list(callbacks)
+        _check_callbacks(state.callbacks, callbacks)
+
+    with tempfile.TemporaryDirectory(prefix="trainctl-restore-") as tmp:
+        path = Path(tmp) / WEIGHTS_FILE
+        path.write_bytes(state.weights_h5)
+        model.load_weights(path)
+    for group in GROUPS:
+        if group not in _IN_WEIGHTS_FILE:
+            for v, record in zip(current[group], state.variables[group]):
+                v.assign(record["value"])
+    _restore_rng(state.rng)
+    if callbacks is not None:
+        restore_callbacks(state, callbacks)
+
+
+def restore_callbacks(state: TrainingState, callbacks: Iterable) -> None:
+    """Put the callbacks' attributes from `state` back (part of `restore`).
+
+    For a loop that restores the model before `callbacks.on_train_begin()`, which
+    would wipe the callbacks' progress: call this after it.
+
+    Example:
+
+        >>> callbacks.on_train_begin()
+        >>> restore_callbacks(state, callbacks.callbacks)
+    """
+    callbacks = list(callbacks)
+    _check_callbacks(state.callbacks, callbacks)
+    for record, cb in zip(state.callbacks, callbacks):
+        if "monitor_op" in record["unsaved"] and getattr(cb, "monitor_op", None) is None and hasattr(cb, "_set_monitor_op"):
+            # Keras's MonitorCallback picks its comparison lazily and flips the
+            # sign of `min_delta` when it does; the saved `min_delta` is already
+            # flipped, so pick now, before it is assigned, or it flips twice.
+            cb._set_monitor_op()
+        for name, value in record["attrs"].items():
+            setattr(cb, name, codec.copy_plain(value))
+
+
+def _variables_of(model) -> dict[str, list]:
+    weights = list(model.weights)
+    weight_ids = {id(v) for v in weights}
+    optimizer = getattr(model, "optimizer", None)
+    return {
+        "weights": weights,
+        "optimizer": list(optimizer.variables) if optimizer is not None else [],
+        # `model.variables` adds SeedGenerator states (Dropout...) to the weights.
+        "seeds": [v for v in model.variables if id(v) not in weight_ids],
+        "metrics": list(model.metrics_variables),
+    }
+
+
+def _spec(v) -> dict:
+    return {"path": v.path, "shape": [int(d) for d in v.shape], "dtype": str(v.dtype)}
+
+
+def _weights_file_bytes(model) -> bytes:
+    # The state must be a snapshot: the model trains on after `capture`, so its
+    # weights file is made now, not when the state is written.
+    with tempfile.TemporaryDirectory(prefix="trainctl-capture-") as tmp:
+        path = Path(tmp) / WEIGHTS_FILE
+        model.save_weights(path)
+        return path.read_bytes()
+
+
+def _auto_name_free(path: str) -> str:
+    # Keras numbers auto-named objects per process (dense, dense_1, adam_2...), so
+    # the same recipe gives other paths in a process that built a model before.
+    return re.sub(r"_\d+(?=[/_]|$)", "", path)
+
+
+def _describe(record: dict) -> str:
+    return f"{record['path']!r} {tuple(record['shape'])} {record['dtype']}"
+
+
+def _check_group(group: str, saved: list[dict], variables: list) -> None:
+    current = [_spec(v) for v in variables]
+    for i in range(max(len(saved), len(current))):
+        have = saved[i] if i < len(saved) else None
+        want = current[i] if i < len(current) else None
+        if (
+            have is not None
+            and want is not None
+            and _auto_name_free(have["path"]) == _auto_name_free(want["path"])
+            and tuple(have["shape"]) == tuple(want["shape"])
+            and have["dtype"] == want["dtype"]
+        ):
+            continue
+        hint = (
+            " Build the optimizer (model.optimizer.build(model.trainable_variables)) before restoring."
+            if group == "optimizer"
+            else " Build the compiled metrics (run one evaluate or the fit loop's _symbolic_build) before restoring."
+            if group == "metrics"
+            else ""
+        )
+        raise CheckpointMismatch(
+            f"the checkpoint does not fit this model: {group} variable #{i} is "
+            f"{_describe(have) if have else 'absent'} in the checkpoint but "
+            f"{_describe(want) if want else 'absent'} in the model (checkpoint: {len(saved)} "
+            f"{group} variables, model: {len(current)}). Restore into a model built and "
+            f"compiled from the recipe that wrote the checkpoint.{hint}"
+        )
+
+
+def _capture_rng() -> dict:
+    from keras.src.backend.common import global_state
+    from keras.src.random.seed_generator import GLOBAL_SEED_GENERATOR
+
+    # Keras keeps the generator behind `keras.random.*(seed=None)` and default
+    # initializers in private global state; there is no public accessor.
+    generator = global_state.get_global_attribute(GLOBAL_SEED_GENERATOR)
+    return {
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+        "keras": None if generator is None else np.array(generator.state.numpy()),
+    }
+
+
+def _restore_rng(rng: dict) -> None:
+    from keras.src.backend.common import global_state
+    from keras.src.random import seed_generator
+
+    if rng["keras"] is None:
+        # It did not exist yet; drop ours so it is created at the same point again.
+        global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
+    else:
+        # Creating it draws from Python's `random`, which is restored after.
+        seed_generator.global_seed_generator().state.assign(rng["keras"])
+    random.setstate(rng["python"])
+    np.random.set_state(rng["numpy"])
+
+
+def _class_name(obj: Any) -> str:
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def _capture_callback(cb) -> dict:
+    attrs, unsaved = {}, []
+    for name, value in vars(cb).items():
+        # Top-level strings are configuration (monitor, mode, file paths): restoring
+        # them would send a moved run directory's output back to the old place.
+        if name in _NOT_CALLBACK_STATE or type(value) is str:
+            continue
+        value = codec.copy_plain(value, strict=False)
+        if value is codec.SKIP:
+            unsaved.append(name)
+        else:
+            attrs[name] = value
+    return {"class": _class_name(cb), "attrs": attrs, "unsaved": unsaved}
+
+
+def _check_callbacks(saved: list[dict], callbacks: list) -> None:
+    names = [_class_name(cb) for cb in callbacks]
+    saved_names = [record["class"] for record in saved]
+    if names != saved_names:
+        raise CheckpointMismatch(
+            f"the checkpoint holds the state of callbacks {saved_names} but restore got {names}. "
+            f"Pass the run's callbacks in the same order as when the checkpoint was captured."
+        )
