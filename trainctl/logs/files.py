@@ -62,8 +62,10 @@ class MetricsFiles(keras.callbacks.Callback):
         per_batch: bool | int = False,
         history_rows: Sequence[Mapping[str, Any]] = (),
         global_step: int = 0,
+        start_step: int = 0,
     ) -> None:
         super().__init__()
+        self._start_step = start_step
         if not isinstance(per_batch, int) or (not isinstance(per_batch, bool) and per_batch < 1):
             raise ValueError(
                 f"per_batch must be False, True or a positive number of steps, got {per_batch!r}."
@@ -92,7 +94,9 @@ class MetricsFiles(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_start = time.monotonic()
-        self._epoch_base_step = self.global_step
+        # A run resumed mid-epoch starts its first epoch at `start_step`, not 0.
+        self._epoch_base_step = self.global_step - self._start_step
+        self._start_step = 0
 
     def on_train_batch_end(self, batch, logs=None):
         self.global_step = self._epoch_base_step + batch + 1

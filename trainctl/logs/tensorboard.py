@@ -58,8 +58,10 @@ class TensorBoardWriter(keras.callbacks.Callback):
         histogram_freq: int = 0,
         initial_epoch: int = 0,
         initial_global_step: int = 0,
+        start_step: int = 0,
     ) -> None:
         super().__init__()
+        self._start_step = start_step
         if update_freq != "epoch" and not (isinstance(update_freq, int) and update_freq > 0):
             raise ValueError(f"update_freq must be 'epoch' or a positive int, got {update_freq!r}.")
         self.log_dir = Path(log_dir)
@@ -98,7 +100,9 @@ class TensorBoardWriter(keras.callbacks.Callback):
         self._writer("train").add_text("model_summary", text, self._purge_epoch)
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch_base_step = self.global_step
+        # A run resumed mid-epoch starts its first epoch at `start_step`, not 0.
+        self._epoch_base_step = self.global_step - self._start_step
+        self._start_step = 0
 
     def on_train_batch_end(self, batch, logs=None):
         self.global_step = self._epoch_base_step + batch + 1

@@ -121,11 +121,14 @@ class Loop:
         on_epoch_end: called with the loop after each epoch's callbacks ran.
         restore: called once the model, optimizer and callbacks exist and `on_train_begin`
             has run, to load a checkpoint into them.
+        fresh_callbacks: those of `callbacks` built new for this process whose state is
+            not restored (progress, log writers): on a mid-epoch resume they alone get
+            `on_epoch_begin`, since the others' state already includes it.
     """
 
     def __init__(self, model, train, validation, spec, callbacks, position: Position | None = None,
                  on_step: Callable | None = None, on_epoch_end: Callable | None = None,
-                 restore: Callable | None = None):
+                 restore: Callable | None = None, fresh_callbacks: tuple = ()):
         self.model = model
         self.spec = spec
         self.position = position or Position(epoch=spec.initial_epoch)
@@ -133,6 +136,7 @@ class Loop:
         self.on_epoch_end_hook = on_epoch_end
         self.restore = restore
         self.user_callbacks = list(callbacks)
+        self.fresh_callbacks = list(fresh_callbacks)
         self.train = train.as_fit_args()
         self.validation = validation.as_fit_args() if validation is not None else None
         if spec.validation_split and self.validation is None:
@@ -180,6 +184,9 @@ class Loop:
                 if not resumed_mid_epoch:
                     model.reset_metrics()
                     callbacks.on_epoch_begin(epoch)
+                else:
+                    for callback in self.fresh_callbacks:
+                        callback.on_epoch_begin(epoch)
                 model._jax_state_synced = True
                 with it.catch_stop_iteration():
                     for begin_step, end_step, batches in it.epoch(pos.step):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
 import signal
 import time
 from pathlib import Path
@@ -59,6 +60,11 @@ class _Signals:
             signal.signal(sig, handler)
 
 
+# Test-only: SIGKILL this process once training reaches this global step, so tests can
+# kill at a chosen point of an epoch deterministically. Never set it in real runs.
+_KILL_AT_STEP = int(os.environ["TRAINCTL_TEST_KILL_AT_STEP"]) if os.environ.get("TRAINCTL_TEST_KILL_AT_STEP") else None
+
+
 class Checkpointer:
     """Decides when to checkpoint, and writes checkpoints through the `CheckpointStore`."""
 
@@ -91,6 +97,8 @@ class Checkpointer:
     def on_step(self, loop) -> None:
         every = self.spec.every_steps
         pos = loop.position
+        if _KILL_AT_STEP is not None and pos.global_step >= _KILL_AT_STEP:
+            os.kill(os.getpid(), signal.SIGKILL)
         if self.spec.enabled and every and pos.global_step // every > (pos.global_step - _executed(loop)) // every:
             self.save(loop)
         if self.signals.received is not None:
@@ -166,7 +174,7 @@ def _logging_callbacks(loaded, run_dir: RunDir, position, state, num_batches):
     logs = loaded.spec.logs
     rows = state.extra.get("metrics_rows", []) if state is not None else []
     files = MetricsFiles(run_dir.path, per_batch=logs.per_batch, history_rows=rows,
-                         global_step=position.global_step)
+                         global_step=position.global_step, start_step=position.step)
     monitor = logs.monitor or ("val_loss" if (loaded.spec.data.validation or loaded.spec.train.validation_split)
                                else "loss")
     console = ConsoleProgress(monitor=monitor, start_step=position.step)
@@ -181,6 +189,7 @@ def _logging_callbacks(loaded, run_dir: RunDir, position, state, num_batches):
             histogram_freq=tb.histogram_freq if tb else 0,
             initial_epoch=position.epoch,
             initial_global_step=position.global_step,
+            start_step=position.step,
         ))
     return files, out
 
@@ -218,6 +227,7 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
             on_step=checkpointer.on_step,
             on_epoch_end=checkpointer.on_epoch_end,
             restore=restore_state if state is not None else None,
+            fresh_callbacks=(guard, *log_callbacks),
         )
         if position.finished:
             report.info(f"{run_dir.path} already finished training; nothing to resume")
