@@ -83,8 +83,10 @@ class ConsoleProgress(keras.callbacks.Callback):
         refresh_per_second: at most this many bar redraws (and device syncs) a second.
         reporter: default `get_reporter()` at train begin.
 
-    The callback is `async_safe`: Keras may call `on_train_batch_end` from worker
-    threads, so training is not forced to wait for each step.
+    The callback is `async_safe`: unless another callback needs per-step logs, Keras
+    calls `on_train_batch_end` from worker threads and training does not wait for
+    each step to finish. Batches may then arrive out of order, so the `every_n_steps`
+    lines show the latest step reached and may skip one.
 
     Example:
 
@@ -182,7 +184,8 @@ class ConsoleProgress(keras.callbacks.Callback):
                     self._progress.update(self._task, completed=step, status=self._status(now))
                     self._progress.refresh()
             elif self.every_n_steps and self._offset + self._seen >= self._next_line:
-                self._next_line += self.every_n_steps
+                step = self._offset + self._seen
+                self._next_line = (step // self.every_n_steps + 1) * self.every_n_steps
                 self._report.info(f"{self._title()} - {self._status(now)}")
 
     def on_epoch_end(self, epoch, logs=None):
