@@ -100,6 +100,23 @@ def test_unknown_steps_learned_after_the_first_epoch_and_jax_logs(captured):
     assert steps == [("step 2", "0.25"), ("step 4", "0.125"), ("step 2/4", "0.25"), ("step 4/4", "0.125")]
 
 
+def test_val_monitor_shown_once_an_epoch_has_validation(captured):
+    _, err, out = captured
+    progress = ConsoleProgress(monitor="val_accuracy", history_rows=[{"epoch": 0, "accuracy": 0.9}])
+    progress.set_params({"epochs": 3, "steps": 1, "verbose": 0})
+    progress.on_train_begin()
+    for epoch, logs in [(1, {"accuracy": 0.8, "val_accuracy": 0.5}), (2, {"accuracy": 0.7, "val_accuracy": 0.6})]:
+        progress.on_epoch_begin(epoch)
+        progress.on_epoch_end(epoch, logs)
+    progress.on_train_end()
+    assert _epoch_lines(err.getvalue())[-1].endswith("val_accuracy: 0.6 (best val_accuracy)")
+    assert out.getvalue().splitlines()[:3] == [
+        "Best epoch by val_accuracy (max)",
+        "epoch  accuracy  val_accuracy",
+        "3      0.7       0.6",
+    ]
+
+
 def test_quiet_prints_nothing():
     err, out = io.StringIO(), io.StringIO()
     progress = ConsoleProgress(reporter=Reporter(plain=True, quiet=True, err=err, out=out), every_n_steps=1)
