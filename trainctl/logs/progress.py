@@ -124,7 +124,7 @@ class ConsoleProgress(keras.callbacks.Callback):
         self._progress: Progress | None = None
         self._task = None
         # The monitor, and its training twin for runs without validation data.
-        self._candidates = (monitor, monitor.removeprefix("val_")) if monitor.startswith("val_") else (monitor,)
+        self._candidates = tuple(dict.fromkeys([monitor, monitor.removeprefix("val_")]))
         self._bests: dict[str, tuple[float, dict[str, Any]]] = {}
         for row in history_rows:
             self._track_best(row)
@@ -223,7 +223,8 @@ class ConsoleProgress(keras.callbacks.Callback):
             atexit.unregister(self.close)
 
     def _title(self) -> str:
-        return f"Epoch {self._epoch + 1}/{self.epochs}" if self.epochs else f"Epoch {self._epoch + 1}"
+        total = f"/{self.epochs}" if self.epochs else ""
+        return f"Epoch {self._epoch + 1}{total}"
 
     def _status(self, now: float) -> str:
         """'step 12/100 - 35.1 steps/s - ETA 2.5s - loss: 0.6931' for the current epoch."""
@@ -245,7 +246,8 @@ class ConsoleProgress(keras.callbacks.Callback):
             if value is None:
                 continue
             best = self._bests.get(name)
-            if best is None or (value < best[0] if monitor_mode(name, self.mode) == "min" else value > best[0]):
+            sign = 1.0 if monitor_mode(name, self.mode) == "min" else -1.0
+            if best is None or sign * value < sign * best[0]:
                 self._bests[name] = (value, dict(row))
                 improved = improved or (best is not None and name == self._shown())
         return improved
