@@ -114,8 +114,8 @@ class ConsoleProgress(keras.callbacks.Callback):
         self.monitor = monitor
         self.mode = mode
         monitor_mode(monitor, mode)  # fail at construction on a bad mode
-        self.epochs = epochs
-        self.steps = steps
+        self.epochs = self._epochs_arg = epochs
+        self.steps = self._steps_arg = steps
         self.start_step = start_step
         self.every_n_steps = every_n_steps
         self.reporter = reporter
@@ -132,10 +132,8 @@ class ConsoleProgress(keras.callbacks.Callback):
     # Keras passes {"epochs", "steps", "verbose"}; explicit constructor values win.
     def set_params(self, params: dict[str, Any]) -> None:
         super().set_params(params)
-        if self.epochs is None:
-            self.epochs = params.get("epochs")
-        if self.steps is None:
-            self.steps = params.get("steps")
+        self.epochs = self._epochs_arg or params.get("epochs")
+        self.steps = self._steps_arg or params.get("steps")
 
     def on_train_begin(self, logs=None):
         self._report = self.reporter or get_reporter()
