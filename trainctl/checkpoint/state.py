@@ -319,7 +319,9 @@ def _restore_rng(rng: dict) -> None:
 
 
 def _class_name(obj: Any) -> str:
-    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+    # Without the module: a user class may be imported as `__main__` in one
+    # process and by its module name in another, and Keras moves its internals.
+    return type(obj).__qualname__
 
 
 def _capture_callback(cb) -> dict:
