@@ -32,7 +32,9 @@ def build_model(width: int = 16, schedule: bool = True):
     x = keras.layers.Dropout(0.3)(x)
     outputs = keras.layers.Dense(3, activation="softmax")(x)
     model = keras.Model(inputs, outputs)
-    lr = keras.optimizers.schedules.ExponentialDecay(0.01, decay_steps=5, decay_rate=0.9) if schedule else 0.01
+    lr = 0.01
+    if schedule:
+        lr = keras.optimizers.schedules.ExponentialDecay(lr, decay_steps=5, decay_rate=0.9)
     model.compile(keras.optimizers.Adam(lr), "sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
@@ -69,7 +71,9 @@ class RestoreAtTrainBegin(keras.callbacks.Callback):
 
 def fit(model, callbacks, initial_epoch: int, epochs: int):
     x, y = data()
-    model.fit(x, y, batch_size=BATCH, epochs=epochs, initial_epoch=initial_epoch, verbose=0, callbacks=callbacks)
+    model.fit(
+        x, y, batch_size=BATCH, epochs=epochs, initial_epoch=initial_epoch, verbose=0, callbacks=callbacks
+    )
 
 
 def training_arrays(model) -> dict[str, np.ndarray]:
@@ -93,7 +97,8 @@ def train_and_checkpoint(run_dir: str, epochs: int) -> None:
     fit(model, callbacks, 0, epochs)
     steps = epochs * (len(data()[0]) // BATCH)
     position = {"epoch": epochs, "global_step": steps, "epoch_rng": np.random.get_state()}
-    CheckpointStore(f"{run_dir}/ckpt").save(capture(model, callbacks, position=position), steps, {"epoch": epochs})
+    state = capture(model, callbacks, position=position)
+    CheckpointStore(f"{run_dir}/ckpt").save(state, steps, {"epoch": epochs})
 
 
 if __name__ == "__main__":

@@ -66,7 +66,9 @@ def test_reduce_lr_on_plateau_resume_is_exact():
     def plateau():
         # min_delta so large that no epoch improves: the LR drops every 2 epochs,
         # and a wrongly restored sign of min_delta would turn every epoch into a gain.
-        return keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=1, min_delta=10.0, cooldown=1)
+        return keras.callbacks.ReduceLROnPlateau(
+            monitor="loss", factor=0.5, patience=1, min_delta=10.0, cooldown=1
+        )
 
     keras.utils.set_random_seed(SEED)
     reference, reference_plateau = build_model(schedule=False), plateau()
@@ -92,7 +94,8 @@ def _steps(model, count):
     x, y = data()
     for _ in range(count):
         rows = np.random.choice(len(x), BATCH, replace=False)
-        noise = keras.ops.convert_to_numpy(keras.random.normal((BATCH, 8), stddev=0.01))  # Keras global SeedGenerator
+        # seed=None draws from Keras's global SeedGenerator.
+        noise = keras.ops.convert_to_numpy(keras.random.normal((BATCH, 8), stddev=0.01))
         model.train_on_batch(x[rows] + noise * random.random(), y[rows])
 
 
@@ -141,7 +144,8 @@ def test_restore_into_another_model_names_the_first_differing_variable():
     captured = build_model(width=16)
     captured.optimizer.build(captured.trainable_variables)
     state = capture(captured, position={})
-    with pytest.raises(CheckpointMismatch, match=r"weights variable #0 .*\(8, 16\) float32.*\(8, 32\) float32"):
+    wider = r"weights variable #0 .*\(8, 16\) float32.*\(8, 32\) float32"
+    with pytest.raises(CheckpointMismatch, match=wider):
         restore(state, build_model(width=32))
 
     model = build_model()

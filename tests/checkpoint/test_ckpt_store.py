@@ -24,7 +24,9 @@ def make_state(step: int) -> TrainingState:
     """A state with real content in every file; the store never parses the weights file."""
     return TrainingState(
         weights_h5=bytes([step % 256]) * 64,
-        variables={"metrics": [{"path": "loss/total", "shape": [], "dtype": "float32", "value": np.float32(step)}]},
+        variables={
+            "metrics": [{"path": "loss/total", "shape": [], "dtype": "float32", "value": np.float32(step)}]
+        },
         rng={"numpy": np.random.RandomState(step).get_state(), "python": None, "keras": None},
         callbacks=[],
         position={"global_step": step},

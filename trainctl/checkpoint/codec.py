@@ -159,4 +159,6 @@ def _named_dtype(name: str) -> np.dtype:
     try:
         return np.dtype(getattr(ml_dtypes, name))
     except AttributeError:
-        raise ValueError(f"unknown array dtype {name!r} in checkpoint; expected an ml_dtypes name such as 'bfloat16'") from None
+        raise ValueError(
+            f"unknown array dtype {name!r} in checkpoint; expected an ml_dtypes name such as 'bfloat16'"
+        ) from None
