@@ -94,7 +94,7 @@ def encode(value: Any) -> tuple[Any, dict[str, np.ndarray]]:
     def store(array: np.ndarray) -> dict:
         key = f"a{len(arrays)}"
         ref = {_ARRAY: key}
-        if not array.dtype.isbuiltin:
+        if array.dtype.isbuiltin == 2:  # a dtype registered from outside numpy
             # numpy saves ml_dtypes (bfloat16, float8...) as opaque void bytes;
             # keep the bits as unsigned ints and the dtype name beside them.
             ref["dtype"] = array.dtype.name
@@ -159,4 +159,6 @@ def _named_dtype(name: str) -> np.dtype:
     try:
         return np.dtype(getattr(ml_dtypes, name))
     except AttributeError:
-        raise ValueError(f"unknown array dtype {name!r} in checkpoint; expected an ml_dtypes name such as 'bfloat16'") from None
+        raise ValueError(
+            f"unknown array dtype {name!r} in checkpoint; expected an ml_dtypes name such as 'bfloat16'"
+        ) from None

@@ -54,6 +54,13 @@ _IN_WEIGHTS_FILE = ("weights", "optimizer")
 _NOT_CALLBACK_STATE = frozenset({"model", "_model", "params"})
 
 
+# Variables that Keras creates lazily, so a fresh model may lack them.
+_BUILD_HINTS = {
+    "optimizer": " Build the optimizer (model.optimizer.build(model.trainable_variables)) before restoring.",
+    "metrics": " Build the compiled metrics (an evaluate, or fit's _symbolic_build) before restoring.",
+}
+
+
 class CheckpointMismatch(ValueError):
     """The checkpoint was written for a model, optimizer or callbacks of another shape."""
 
@@ -133,8 +140,9 @@ def capture(model, callbacks: Iterable = (), *, position: dict, extra: dict | No
 
     Args:
         model: a built Keras model (compiled, for the optimizer and metrics).
-        callbacks: the callbacks of the run, in the order `restore` will get them.
-            Their data attributes (numbers, strings inside containers, numpy
+        callbacks: the callbacks of the run, in the order `restore` will get them;
+            leave out display-only ones whose presence may change on resume
+            (ProgbarLogger comes and goes with `verbose`). Their data attributes (numbers, strings inside containers, numpy
             arrays, lists/tuples/dicts of these) are kept; functions, objects and
             top-level strings (configuration: monitor names, file paths) are not.
         position: the loop's position (epoch, step, data order...), stored verbatim;
@@ -216,7 +224,8 @@ def restore_callbacks(state: TrainingState, callbacks: Iterable) -> None:
     callbacks = list(callbacks)
     _check_callbacks(state.callbacks, callbacks)
     for record, cb in zip(state.callbacks, callbacks):
-        if "monitor_op" in record["unsaved"] and getattr(cb, "monitor_op", None) is None and hasattr(cb, "_set_monitor_op"):
+        lazy_op_was_set = "monitor_op" in record["unsaved"] and getattr(cb, "monitor_op", None) is None
+        if lazy_op_was_set and hasattr(cb, "_set_monitor_op"):
             # Keras's MonitorCallback picks its comparison lazily and flips the
             # sign of `min_delta` when it does; the saved `min_delta` is already
             # flipped, so pick now, before it is assigned, or it flips twice.
@@ -274,19 +283,12 @@ def _check_group(group: str, saved: list[dict], variables: list) -> None:
             and have["dtype"] == want["dtype"]
         ):
             continue
-        hint = (
-            " Build the optimizer (model.optimizer.build(model.trainable_variables)) before restoring."
-            if group == "optimizer"
-            else " Build the compiled metrics (run one evaluate or the fit loop's _symbolic_build) before restoring."
-            if group == "metrics"
-            else ""
-        )
         raise CheckpointMismatch(
             f"the checkpoint does not fit this model: {group} variable #{i} is "
             f"{_describe(have) if have else 'absent'} in the checkpoint but "
             f"{_describe(want) if want else 'absent'} in the model (checkpoint: {len(saved)} "
             f"{group} variables, model: {len(current)}). Restore into a model built and "
-            f"compiled from the recipe that wrote the checkpoint.{hint}"
+            f"compiled from the recipe that wrote the checkpoint.{_BUILD_HINTS.get(group, '')}"
         )
 
 
@@ -319,7 +321,9 @@ def _restore_rng(rng: dict) -> None:
 
 
 def _class_name(obj: Any) -> str:
-    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+    # Without the module: a user class may be imported as `__main__` in one
+    # process and by its module name in another, and Keras moves its internals.
+    return type(obj).__qualname__
 
 
 def _capture_callback(cb) -> dict:

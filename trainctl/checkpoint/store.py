@@ -144,7 +144,10 @@ class CheckpointStore:
         replaced = None
         with atomic_dir(dest) as tmp:
             state.write(tmp)
-            files = {name: {"sha256": sha256_file(tmp / name), "size": (tmp / name).stat().st_size} for name in STATE_FILES}
+            files = {
+                name: {"sha256": sha256_file(tmp / name), "size": (tmp / name).stat().st_size}
+                for name in STATE_FILES
+            }
             manifest = {
                 "format": FORMAT,
                 "format_version": FORMAT_VERSION,
@@ -184,7 +187,8 @@ class CheckpointStore:
         except FileNotFoundError:
             return [CheckpointProblem(path, MANIFEST, "missing")]
         except (OSError, ValueError, KeyError, TypeError) as e:
-            return [CheckpointProblem(path, MANIFEST, "unreadable", "a trainctl checkpoint manifest", f"{type(e).__name__}: {e}")]
+            error = f"{type(e).__name__}: {e}"
+            return [CheckpointProblem(path, MANIFEST, "unreadable", "a trainctl checkpoint manifest", error)]
         problems = []
         for name in STATE_FILES:
             entry, file = files.get(name), path / name

@@ -70,7 +70,8 @@ class ConsoleProgress(keras.callbacks.Callback):
 
     Args:
         monitor: epoch-level metric whose best value is shown and whose best epoch is
-            tabulated at the end. If absent from the logs, `val_x` falls back to `x`.
+            tabulated at the end. `val_x` stands in for `x` until some epoch has `val_x`
+            (no validation data, or `validation_freq` > 1).
         mode: 'auto', 'min' or 'max' for `monitor` (see `monitor_mode`).
         epochs: total epochs; default `fit`'s `epochs`.
         steps: steps in a full epoch; default `fit`'s step count (pass it when the
@@ -83,8 +84,10 @@ class ConsoleProgress(keras.callbacks.Callback):
         refresh_per_second: at most this many bar redraws (and device syncs) a second.
         reporter: default `get_reporter()` at train begin.
 
-    The callback is `async_safe`: Keras may call `on_train_batch_end` from worker
-    threads, so training is not forced to wait for each step.
+    The callback is `async_safe`: unless another callback needs per-step logs, Keras
+    calls `on_train_batch_end` from worker threads and training does not wait for
+    each step to finish. Batches may then arrive out of order, so the `every_n_steps`
+    lines show the latest step reached and may skip one.
 
     Example:
 
@@ -111,8 +114,8 @@ class ConsoleProgress(keras.callbacks.Callback):
         self.monitor = monitor
         self.mode = mode
         monitor_mode(monitor, mode)  # fail at construction on a bad mode
-        self.epochs = epochs
-        self.steps = steps
+        self.epochs = self._epochs_arg = epochs
+        self.steps = self._steps_arg = steps
         self.start_step = start_step
         self.every_n_steps = every_n_steps
         self.reporter = reporter
@@ -120,18 +123,17 @@ class ConsoleProgress(keras.callbacks.Callback):
         self._lock = threading.Lock()
         self._progress: Progress | None = None
         self._task = None
-        self._best: tuple[float, dict[str, Any]] | None = None
-        self._resolved_monitor: str | None = None
+        # The monitor, and its training twin for runs without validation data.
+        self._candidates = tuple(dict.fromkeys([monitor, monitor.removeprefix("val_")]))
+        self._bests: dict[str, tuple[float, dict[str, Any]]] = {}
         for row in history_rows:
             self._track_best(row)
 
     # Keras passes {"epochs", "steps", "verbose"}; explicit constructor values win.
     def set_params(self, params: dict[str, Any]) -> None:
         super().set_params(params)
-        if self.epochs is None:
-            self.epochs = params.get("epochs")
-        if self.steps is None:
-            self.steps = params.get("steps")
+        self.epochs = self._epochs_arg or params.get("epochs")
+        self.steps = self._steps_arg or params.get("steps")
 
     def on_train_begin(self, logs=None):
         self._report = self.reporter or get_reporter()
@@ -182,7 +184,8 @@ class ConsoleProgress(keras.callbacks.Callback):
                     self._progress.update(self._task, completed=step, status=self._status(now))
                     self._progress.refresh()
             elif self.every_n_steps and self._offset + self._seen >= self._next_line:
-                self._next_line += self.every_n_steps
+                step = self._offset + self._seen
+                self._next_line = (step // self.every_n_steps + 1) * self.every_n_steps
                 self._report.info(f"{self._title()} - {self._status(now)}")
 
     def on_epoch_end(self, epoch, logs=None):
@@ -192,20 +195,20 @@ class ConsoleProgress(keras.callbacks.Callback):
             self.steps = self._seen  # later epochs of a dataset of unknown length get a total
         parts = [self._title(), format_duration(time.monotonic() - self._epoch_start)]
         parts += [f"{k}: {format_value(v)}" for k, v in logs.items()]
-        line = " - ".join(parts) + (f" (best {self._resolved_monitor})" if improved else "")
+        line = " - ".join(parts) + (f" (best {self._shown()})" if improved else "")
         if self._progress is not None:
             self._progress.remove_task(self._task)
         self._report.info(line)
 
     def on_train_end(self, logs=None):
         self.close()
-        if self._report.quiet or self._best is None:
+        name = self._shown()
+        if self._report.quiet or name is None:
             return
-        _, row = self._best
+        _, row = self._bests[name]
         keys = [k for k in row if k not in ("epoch", "wall_time", "epoch_time")]
-        mode = monitor_mode(self._resolved_monitor, self.mode)
         self._report.table(
-            f"Best epoch by {self._resolved_monitor} ({mode})",
+            f"Best epoch by {name} ({monitor_mode(name, self.mode)})",
             ["epoch", *keys],
             [[row["epoch"] + 1, *(row[k] for k in keys)]],
         )
@@ -218,7 +221,8 @@ class ConsoleProgress(keras.callbacks.Callback):
             atexit.unregister(self.close)
 
     def _title(self) -> str:
-        return f"Epoch {self._epoch + 1}/{self.epochs}" if self.epochs else f"Epoch {self._epoch + 1}"
+        total = f"/{self.epochs}" if self.epochs else ""
+        return f"Epoch {self._epoch + 1}{total}"
 
     def _status(self, now: float) -> str:
         """'step 12/100 - 35.1 steps/s - ETA 2.5s - loss: 0.6931' for the current epoch."""
@@ -233,29 +237,34 @@ class ConsoleProgress(keras.callbacks.Callback):
         return " - ".join(parts)
 
     def _track_best(self, row: Mapping[str, Any]) -> bool:
-        """Fold one epoch row into the best so far; True when it beats an earlier best."""
-        if self._resolved_monitor is None:
-            if self.monitor in row:
-                self._resolved_monitor = self.monitor
-            elif self.monitor.removeprefix("val_") in row:
-                self._resolved_monitor = self.monitor.removeprefix("val_")
-            else:
-                return False
-        value = row.get(self._resolved_monitor)
-        if value is None or math.isnan(float(value)):
-            return False
-        value = float(value)
-        sign = 1.0 if monitor_mode(self._resolved_monitor, self.mode) == "min" else -1.0
-        if self._best is None:
-            self._best = (value, dict(row))
-            return False
-        if sign * value < sign * self._best[0]:
-            self._best = (value, dict(row))
-            return True
-        return False
+        """Fold one epoch row into the bests so far; True when the shown metric beats its best."""
+        improved = False
+        for name in self._candidates:
+            value = _number(row.get(name))
+            if value is None:
+                continue
+            best = self._bests.get(name)
+            sign = 1.0 if monitor_mode(name, self.mode) == "min" else -1.0
+            if best is None or sign * value < sign * best[0]:
+                self._bests[name] = (value, dict(row))
+                improved = improved or (best is not None and name == self._shown())
+        return improved
+
+    def _shown(self) -> str | None:
+        """The monitored metric, or its training twin while no epoch has had validation."""
+        return next((name for name in self._candidates if name in self._bests), None)
 
     def _best_text(self) -> str:
-        if self._best is None:
+        name = self._shown()
+        if name is None:
             return ""
-        value, row = self._best
-        return f"best {self._resolved_monitor} {format_value(value)} (epoch {row['epoch'] + 1})"
+        value, row = self._bests[name]
+        return f"best {name} {format_value(value)} (epoch {row['epoch'] + 1})"
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):  # absent, or a non-scalar metric
+        return None
+    return None if math.isnan(number) else number

@@ -83,7 +83,8 @@ def list_runs(root: str | os.PathLike = "runs") -> list[dict[str, Any]]:
             (best[0], best[1], best[2] + 1) if best else (None, None, None)
         )
         if run["epochs_done"] is None and isinstance(history, dict):
-            run["epochs_done"] = max((len(v) for v in history.values() if isinstance(v, list)), default=0)
+            lengths = [len(v) for v in history.values() if isinstance(v, list)]
+            run["epochs_done"] = max(lengths, default=0)
         runs.append(run)
     runs.sort(key=lambda r: (str(r["started"] or ""), r["path"]))
     return runs
