@@ -5,7 +5,7 @@ At every epoch end it rewrites, atomically:
 - `metrics.csv`: one row per epoch; columns `epoch`, the sorted log keys (as Keras's
   CSVLogger), `epoch_time` (seconds), `wall_time` (Unix time at epoch end), `lr`.
 - `metrics.jsonl`: the same rows as JSON objects, one a line.
-- `history.json`: Keras History format, `{key: [value per epoch]}` (with `lr`), null
+- `history.json`: Keras History format, `{key: [value per epoch]}` (without `lr`), null
   where an epoch lacks a key so every list lines up with the epochs.
 
 With `per_batch`, `metrics.jsonl` also gets `{"batch": global_step, ...logs}` rows and
@@ -144,7 +144,9 @@ class MetricsFiles(keras.callbacks.Callback):
         writer.writeheader()
         writer.writerows({k: _csv_cell(v) for k, v in row.items()} for row in self.rows)
         write_text(self.csv_path, buf.getvalue())
-        write_text(self.history_path, json.dumps(history_dict(self.rows), indent=1) + "\n")
+        # history.json is exactly what `model.fit(...).history` holds; `lr` lives in the csv/jsonl.
+        keras_rows = [{k: v for k, v in row.items() if k != "lr"} for row in self.rows]
+        write_text(self.history_path, json.dumps(history_dict(keras_rows), indent=1) + "\n")
 
 
 def _json_line(row: Mapping[str, Any]) -> str:

@@ -21,7 +21,7 @@ _TRAIN, _VAL, _LR = "#1f77b4", "#ff7f0e", "#2ca02c"
 
 
 def load_history(run_dir: str | os.PathLike) -> dict[str, list[Any]]:
-    """The run's `{key: [value per epoch]}`, from history.json or else metrics.jsonl.
+    """The run's `{key: [value per epoch]}`, from metrics.jsonl (which has `lr`) or else history.json.
 
     Example:
 
@@ -29,12 +29,14 @@ def load_history(run_dir: str | os.PathLike) -> dict[str, list[Any]]:
         0.0712
     """
     run_dir = Path(run_dir)
+    path = run_dir / "metrics.jsonl"
+    if path.exists():
+        rows = [r for r in read_jsonl(path) if "epoch" in r]
+        if rows:
+            return history_dict(rows)
     path = run_dir / "history.json"
     if path.exists():
         return json.loads(path.read_text(encoding="utf-8"))
-    path = run_dir / "metrics.jsonl"
-    if path.exists():
-        return history_dict([r for r in read_jsonl(path) if "epoch" in r])
     raise FileNotFoundError(
         f"No history.json or metrics.jsonl in {run_dir}; expected a trainctl run directory "
         f"that has finished at least one epoch."

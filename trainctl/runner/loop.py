@@ -38,7 +38,7 @@ class Position:
     global_step: int = 0
     iterator_np_state: Any = None  # np.random state when the current data iterator began
     iterator_steps: int = 0  # batches taken from that iterator
-    finished: bool = False
+    stopped: bool = False  # a callback stopped training (EarlyStopping): a resume trains no further
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -71,9 +71,13 @@ class ResumableEpochIterator(JAXEpochIterator):
         np.random.set_state(now)
 
     def epoch(self, start_step: int = 0):
-        """Iterate one epoch from `start_step`, yielding `(begin_step, end_step, batches)`."""
+        """Iterate one epoch from `start_step`, yielding `(begin_step, end_step, batch_iterator)`.
+
+        A generator of its own rather than `iter(self)`, which would restart Keras's
+        enumeration from step 0.
+        """
         self._epoch_iterator = self._enumerate_from(start_step)
-        return self
+        yield from self._epoch_iterator
 
     def _enumerate_from(self, start_step: int):
         # Mirrors EpochIterator._enumerate_iterator; the only change is the start step.
@@ -178,7 +182,7 @@ class Loop:
             self.restore(self)
             it.fast_forward(pos)
         try:
-            for epoch in range(pos.epoch, spec.epochs):
+            for epoch in range(pos.epoch, spec.epochs if not pos.stopped else pos.epoch):
                 pos.epoch = epoch
                 resumed_mid_epoch = pos.step > 0
                 if not resumed_mid_epoch:
@@ -221,13 +225,11 @@ class Loop:
                 pos.epoch, pos.step = epoch + 1, 0
                 pos.iterator_np_state = it.iterator_np_state if it._current_iterator is not None else None
                 pos.iterator_steps = it._steps_seen
-                if model.stop_training:
-                    pos.finished = True
+                pos.stopped = bool(model.stop_training)
                 if self.on_epoch_end_hook is not None:
                     self.on_epoch_end_hook(self)
                 if model.stop_training:
                     break
-            pos.finished = True
             training_finished = True
         finally:
             model.jax_state_sync()

@@ -106,7 +106,8 @@ class Checkpointer:
 
     def on_epoch_end(self, loop) -> None:
         pos = loop.position
-        if self.spec.enabled and (pos.epoch % self.spec.every_epochs == 0 or pos.finished):
+        if self.spec.enabled and (pos.epoch % self.spec.every_epochs == 0 or pos.stopped
+                                  or pos.epoch == loop.spec.epochs):
             if self.last_saved_step != pos.global_step or pos.step == 0:
                 self.save(loop)
         if self.signals.received is not None:
@@ -177,7 +178,7 @@ def _logging_callbacks(loaded, run_dir: RunDir, position, state, num_batches):
                          global_step=position.global_step, start_step=position.step)
     monitor = logs.monitor or ("val_loss" if (loaded.spec.data.validation or loaded.spec.train.validation_split)
                                else "loss")
-    console = ConsoleProgress(monitor=monitor, start_step=position.step)
+    console = ConsoleProgress(monitor=monitor, start_step=position.step, history_rows=rows)
     out = [files, console]
     if logs.tensorboard and not has_callback(loaded, "TensorBoard"):
         from trainctl.logs.tensorboard import TensorBoardWriter
@@ -200,6 +201,7 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
     from trainctl.compile import build_compiled_model
     from trainctl.compile.callbacks import build_callbacks
     from trainctl.data import load_splits
+    from trainctl.atomic import atomic_path
     from trainctl.runner.loop import Loop, Position
 
     report = get_reporter()
@@ -229,26 +231,27 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
             restore=restore_state if state is not None else None,
             fresh_callbacks=(guard, *log_callbacks),
         )
-        if position.finished:
-            report.info(f"{run_dir.path} already finished training; nothing to resume")
-        else:
-            try:
-                loop.run()
-            except TrainingFailed:
-                run_dir.update_manifest(status="failed", ended=now(), exit_code=1)
-                raise
-            except Interrupted as exc:
-                run_dir.update_manifest(status="interrupted", ended=now(), exit_code=exc.exit_code)
-                raise
-
-    from trainctl.atomic import atomic_path
-
-    with atomic_path(run_dir.model) as tmp:
-        model.save(tmp)
-    if loaded.spec.logs.plot:
-        _plot(run_dir)
-    run_dir.update_manifest(status="completed", ended=now(), exit_code=0,
-                            epochs_done=position.epoch, global_step=position.global_step)
+        # A checkpoint taken after the last epoch still runs through the loop: it trains
+        # nothing, but ends training as the original run did (on_train_end, which may
+        # restore the best weights) before the model is saved.
+        try:
+            loop.run()
+        except TrainingFailed:
+            run_dir.update_manifest(status="failed", ended=now(), exit_code=1)
+            raise
+        except Interrupted as exc:
+            run_dir.update_manifest(status="interrupted", ended=now(), exit_code=exc.exit_code)
+            raise
+        finally:
+            for callback in log_callbacks:
+                getattr(callback, "close", lambda: None)()
+        # Still inside the signal guard: a SIGTERM now waits for the model to be saved.
+        with atomic_path(run_dir.model) as tmp:
+            model.save(tmp)
+        if loaded.spec.logs.plot:
+            _plot(run_dir)
+        run_dir.update_manifest(status="completed", ended=now(), exit_code=0,
+                                epochs_done=position.epoch, global_step=position.global_step)
     report.info(f"model saved to {run_dir.model}")
     return RunResult(run_dir.path, dict(history.history), "completed")
 
