@@ -53,6 +53,20 @@ def _reporter():
     return get_reporter()
 
 
+_NO_COMPILE_CACHE = typer.Option(
+    False, "--no-compile-cache",
+    help="Compile afresh, without JAX's compilation cache (${XDG_CACHE_HOME:-~/.cache}/trainctl/jax or "
+         "$TRAINCTL_COMPILE_CACHE; TRAINCTL_COMPILE_CACHE=off does the same).",
+)
+
+
+def _compile_cache(no_compile_cache: bool) -> None:
+    if no_compile_cache:
+        from trainctl.runner.compile_cache import ENV
+
+        os.environ[ENV] = "off"
+
+
 @app.command()
 def validate(
     recipes: List[Path] = typer.Argument(..., help="Recipe files to check."),
@@ -82,8 +96,10 @@ def run(
     resume_existing: bool = typer.Option(
         False, "--resume", help="If --out already holds this run's checkpoints, continue it (recipe unchanged)."
     ),
+    no_compile_cache: bool = _NO_COMPILE_CACHE,
 ) -> None:
     """Train a recipe into a run directory (model, checkpoints, logs)."""
+    _compile_cache(no_compile_cache)
     from trainctl.recipe import load_recipe
 
     loaded = load_recipe(recipe, list(overrides or []))
@@ -97,8 +113,10 @@ def resume(
     path: Path = typer.Argument(..., help="RUN_DIR, RUN_DIR/ckpt or RUN_DIR/ckpt/<step>."),
     overrides: Optional[List[str]] = typer.Argument(None, help="Changes allowed on resume, e.g. train.epochs=20."),
     allow_drift: bool = typer.Option(False, "--allow-drift", help="Allow changes that alter the run (recorded)."),
+    no_compile_cache: bool = _NO_COMPILE_CACHE,
 ) -> None:
     """Continue an interrupted run exactly where its last checkpoint left it."""
+    _compile_cache(no_compile_cache)
     from trainctl.runner.run import resume as resume_run
 
     resume_run(path, list(overrides or []), allow_drift)
@@ -112,8 +130,10 @@ def eval_(
         None, "--set", "-s", help="Recipe override for the data, e.g. data.test.path=other.npz (repeatable)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as one JSON object."),
+    no_compile_cache: bool = _NO_COMPILE_CACHE,
 ) -> None:
     """Evaluate a trained model on its recipe's test split (or another split)."""
+    _compile_cache(no_compile_cache)
     from trainctl.runner.evaluate import evaluate
 
     metrics = evaluate(target, split, override or [])

@@ -209,7 +209,12 @@ class CompileSpec(_Strict):
         Field(description="A list, or `{output: [metrics]}`."),
     ] = None
     weighted_metrics: Union[list[Ref], dict[str, Union[Ref, list[Ref]]], None] = None
-    steps_per_execution: Annotated[int, Field(ge=1)] = 1
+    steps_per_execution: Annotated[
+        Union[Literal["auto"], Annotated[int, Field(ge=1)]],
+        Field(description="Training steps per call of the train function. `auto` (default): as many as the "
+                          "checkpoint, logging and callback granularity allow, with results identical to 1; "
+                          "1 when a recipe callback hooks every batch. An integer is used as given."),
+    ] = "auto"
     jit_compile: Union[bool, Literal["auto"]] = "auto"
     run_eagerly: bool = False
 
@@ -229,6 +234,12 @@ class TrainSpec(_Strict):
     steps_per_epoch: Annotated[int | None, Field(ge=1)] = None
     validation_steps: Annotated[int | None, Field(ge=1)] = None
     class_weight: Annotated[dict[int, float] | None, Field(description="`{class_index: weight}`.")] = None
+    drop_remainder: Annotated[
+        bool,
+        Field(description="Skip the last, smaller batch of each epoch (array data): one compiled train step "
+                          "instead of two, but the samples that would have filled it are not trained on in that "
+                          "epoch, so results differ from `model.fit`."),
+    ] = False
     initial_epoch: Annotated[int, Field(ge=0)] = 0
 
 

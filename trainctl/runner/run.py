@@ -129,7 +129,7 @@ class Checkpointer:
 
 
 def _executed(loop) -> int:
-    return loop.model.steps_per_execution
+    return loop.executed
 
 
 class NaNGuard(keras.callbacks.Callback):
@@ -204,7 +204,11 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
     from trainctl.atomic import atomic_path
     from trainctl.runner.loop import Loop, Position
 
+    from trainctl.runner.compile_cache import enable_compile_cache
+    from trainctl.runner.execution import plan_execution
+
     report = get_reporter()
+    enable_compile_cache()  # before anything compiles, seeding included
     keras.utils.set_random_seed(loaded.spec.seed)
     model, builder = build_compiled_model(loaded)
     splits = load_splits(loaded, model, builder.user_object)
@@ -213,6 +217,11 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
     position = Position.from_dict(state.position) if state is not None else Position(epoch=loaded.spec.train.initial_epoch)
     files, log_callbacks = _logging_callbacks(loaded, run_dir, position, state, None)
     guard = NaNGuard()
+    ckpt = loaded.spec.checkpoint
+    plan = plan_execution(loaded.spec.compile.steps_per_execution,
+                          [*user_callbacks, history, guard, *log_callbacks],
+                          every_steps=ckpt.every_steps if ckpt.enabled else None, recipe_callbacks=user_callbacks)
+    run_dir.update_manifest(steps_per_execution=plan.to_dict())
 
     with _Signals() as signals:
         checkpointer = Checkpointer(loaded, run_dir, signals, files)
@@ -230,6 +239,7 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
             on_epoch_end=checkpointer.on_epoch_end,
             restore=restore_state if state is not None else None,
             fresh_callbacks=(guard, *log_callbacks),
+            plan=plan,
         )
         # A checkpoint taken after the last epoch still runs through the loop: it trains
         # nothing, but ends training as the original run did (on_train_end, which may
