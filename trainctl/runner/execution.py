@@ -115,10 +115,11 @@ def plan_execution(requested, callbacks, every_steps: int | None = None, recipe_
             boundaries.add(int(period))
         if every_batch:
             per_batch.append(callback)
-    boundaries.discard(1)
     bounds = tuple(sorted(boundaries))
     if requested != "auto":
         return ExecutionPlan(int(requested), bounds, reason=f"compile.steps_per_execution: {requested}")
+    if 1 in boundaries:
+        return ExecutionPlan(1, bounds, reason="auto: 1, something is written after every step (per-batch logs)")
     if per_batch:
         index = next((i for i, c in enumerate(recipe_callbacks) if c is per_batch[0]), None)
         where = f"callbacks[{index}] " if index is not None else ""
