@@ -23,12 +23,15 @@ import dataclasses
 import time
 from typing import Any, Callable
 
+import jax
 import numpy as np
 
 from trainctl.backend import keras
 from keras.src.backend.jax.trainer import JAXEpochIterator
 from keras.src.trainers.data_adapters import array_slicing, data_adapter_utils
 from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
+from keras.src.utils import python_utils
+from keras.src.utils.python_utils import is_default
 
 from trainctl.errors import TrainctlError
 from trainctl.runner.execution import ExecutionPlan
@@ -156,6 +159,44 @@ class Batches:
         return batch
 
 
+class LazyLogsCallbackList(keras.callbacks.CallbackList):
+    """Keras's CallbackList, without the wait for the device after every batch when nothing needs it.
+
+    Keras converts each batch's logs to Python floats for every callback, which waits for
+    the step to finish; it hides the wait in a thread when no callback has batch hooks.
+    Here the logs are converted only for callbacks whose batch hooks Keras would call
+    with floats. `lazy` callbacks (trainctl's own, which read a value only now and then)
+    and callbacks without batch hooks get the logs as they are: device scalars, under
+    the same (flattened, sorted) keys.
+    """
+
+    def __init__(self, callbacks=None, lazy=(), **kwargs):
+        super().__init__(callbacks, **kwargs)
+        lazy_ids = {id(c) for c in lazy}
+        self._wants_floats = [
+            (c, id(c) not in lazy_ids and not (is_default(c.on_train_batch_end) and is_default(c.on_batch_end)))
+            for c in self.callbacks
+        ]
+
+    def _on_train_batch_end(self, batch, logs=None):
+        raw, floats = _flatten(logs), None
+        for callback, wants_floats in self._wants_floats:
+            if wants_floats and floats is None:
+                floats = python_utils.pythonify_logs(logs)
+            callback.on_train_batch_end(batch, logs=floats if wants_floats else dict(raw))
+
+
+def _flatten(logs) -> dict:
+    """`pythonify_logs` without the conversion to floats."""
+    out = {}
+    for key, value in sorted((logs or {}).items()):
+        if isinstance(value, dict):
+            out.update(_flatten(value))
+        else:
+            out[key] = value
+    return out
+
+
 class StopRequested(Exception):
     """Raised out of the loop after `on_step` saw a stop request and saved."""
 
@@ -178,11 +219,14 @@ class Loop:
             `on_epoch_begin`, since the others' state already includes it.
         plan: how many steps each execution runs (`trainctl.runner.execution`); default:
             the model's `steps_per_execution`.
+        lazy_logs: those of `callbacks` that take batch logs as device values and read
+            them at their own pace (see `LazyLogsCallbackList`).
     """
 
     def __init__(self, model, train, validation, spec, callbacks, position: Position | None = None,
                  on_step: Callable | None = None, on_epoch_end: Callable | None = None,
-                 restore: Callable | None = None, fresh_callbacks: tuple = (), plan: ExecutionPlan | None = None):
+                 restore: Callable | None = None, fresh_callbacks: tuple = (), plan: ExecutionPlan | None = None,
+                 lazy_logs: tuple = ()):
         self.model = model
         self.spec = spec
         self.plan = plan or ExecutionPlan(model.steps_per_execution)
@@ -193,6 +237,7 @@ class Loop:
         self.restore = restore
         self.user_callbacks = list(callbacks)
         self.fresh_callbacks = list(fresh_callbacks)
+        self.lazy_logs = tuple(lazy_logs)
         self.train = train.as_fit_args()
         self.validation = validation.as_fit_args() if validation is not None else None
         if spec.validation_split and self.validation is None:
@@ -224,8 +269,8 @@ class Loop:
         model._eval_epoch_iterator = None
         model._symbolic_build(iterator=it)
         it.reset()
-        self.callbacks = callbacks = keras.callbacks.CallbackList(
-            self.user_callbacks, add_history=True, add_progbar=False, verbose=0,
+        self.callbacks = callbacks = LazyLogsCallbackList(
+            self.user_callbacks, lazy=self.lazy_logs, add_history=True, add_progbar=False, verbose=0,
             epochs=spec.epochs, steps=it.num_batches, model=model,
         )
         model.make_train_function()
@@ -248,6 +293,7 @@ class Loop:
                     for callback in self.fresh_callbacks:
                         callback.on_epoch_begin(epoch)
                 model._jax_state_synced = True
+                previous_logs = None
                 with it.catch_stop_iteration():
                     for begin_step, batches in it.epoch(pos.step, pos.global_step):
                         started = time.perf_counter()
@@ -273,6 +319,10 @@ class Loop:
                         pos.global_step += batches.taken
                         pos.iterator_np_state = it.iterator_np_state
                         pos.iterator_steps = it._steps_seen
+                        # The device may run one execution ahead of this loop, no further: signals
+                        # are answered, and executions timed, within an execution or two.
+                        jax.block_until_ready(previous_logs)
+                        previous_logs = logs
                         self.plan.record(batches.taken, time.perf_counter() - started)
                         if self.on_step is not None:
                             self.on_step(self)

@@ -240,6 +240,7 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
             restore=restore_state if state is not None else None,
             fresh_callbacks=(guard, *log_callbacks),
             plan=plan,
+            lazy_logs=(guard, *log_callbacks),
         )
         # A checkpoint taken after the last epoch still runs through the loop: it trains
         # nothing, but ends training as the original run did (on_train_end, which may
