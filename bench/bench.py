@@ -252,6 +252,36 @@ def bench_train(rounds: int, epochs: int, samples: int | None, work: Path) -> di
 # ---------------------------------------------------------------------- first step
 
 
+def partial_batch_compile(cached: bool) -> float:
+    """Seconds the first step on a smaller last batch takes beyond a warm step (Keras compiles it anew)."""
+    import jax
+    import keras
+
+    from handwritten import build_model, load_mnist
+    from trainctl.runner.compile_cache import enable_compile_cache
+
+    class BatchClock(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            jax.block_until_ready(logs)
+            self.times.append(time.perf_counter() - self.start)
+
+    (x, y), _ = load_mnist(validation=False, samples=64 * 3 + 16)  # three full batches, then 16 samples
+    clock = BatchClock()
+    clock.times = []
+    if cached:
+        enable_compile_cache()
+    else:
+        jax.config.update("jax_enable_compilation_cache", False)
+    try:
+        build_model().fit(x, y, batch_size=64, epochs=1, shuffle=False, verbose=0, callbacks=[clock])
+    finally:
+        enable_compile_cache()
+    return clock.times[-1] - _median(clock.times[1:-1])
+
+
 def bench_first_step(pairs: int, work: Path, samples: int | None) -> dict:
     """`trainctl run` until its first step is done (killed there), with a cold then a warm cache."""
     first, second = [], []
@@ -264,6 +294,8 @@ def bench_first_step(pairs: int, work: Path, samples: int | None) -> dict:
             times.append(_timed(cmd, env, expect=-signal.SIGKILL)[0])
     return {"first_run": _spread(first), "second_run": _spread(second),
             "ratio": _median(second) / _median(first),
+            "partial_batch_compile_s": {"cold": partial_batch_compile(cached=False),
+                                        "cached": [partial_batch_compile(cached=True) for _ in range(2)][-1]},
             "cache_entries": len(list((work / "first-step-cache-0").iterdir()))}
 
 
@@ -351,7 +383,9 @@ def table(results: dict) -> str:
         f = results["first_step"]
         lines += ["", "Time to first step (median s)",
                   f"  first run (empty cache)  {_f(f['first_run']['median'])}",
-                  f"  second run               {_f(f['second_run']['median'])}   ratio {_f(f['ratio'])}"]
+                  f"  second run               {_f(f['second_run']['median'])}   ratio {_f(f['ratio'])}",
+                  f"  last, smaller batch: compiling its step costs {_f(f['partial_batch_compile_s']['cold'])} s, "
+                  f"{_f(f['partial_batch_compile_s']['cached'])} s from the cache"]
     if "memory" in results:
         lines += ["", "Whole recipe (2 epochs + validation)  seconds  peak RSS MiB"]
         for name, r in results["memory"].items():
