@@ -75,18 +75,14 @@ def _spread(values) -> dict:
     return {"median": _median(values), "min": min(values), "max": max(values), "n": len(values)}
 
 
-def _timed(cmd: list[str], env: dict, expect: int = 0) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of `cmd` in a child process."""
+def _timed(cmd: list[str], env: dict, expect: int = 0) -> tuple[float, str]:
+    """Wall seconds of `cmd` in a child process, and its stderr."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    stderr = proc.stderr.read().decode(errors="replace")
-    proc.stderr.close()
     if proc.returncode != expect:
-        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}, expected {expect}:\n{stderr[-3000:]}")
-    return seconds, usage.ru_maxrss
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}, expected {expect}:\n{proc.stderr[-3000:]}")
+    return seconds, proc.stderr
 
 
 # ----------------------------------------------------------------------------- cli
@@ -304,20 +300,20 @@ def bench_first_step(pairs: int, work: Path, samples: int | None) -> dict:
 
 def bench_memory(repeats: int, work: Path, samples: int | None) -> dict:
     """The whole recipe (2 epochs, validation) as `trainctl run` and as the hand-written script."""
-    env = _env()
     extra = [f"data.train.slice=[0, {samples}]"] if samples else []
+    peak = [sys.executable, str(BENCH / "peak_rss.py")]
     commands = {
-        "trainctl_run": lambda i: [sys.executable, "-m", "trainctl", "run", str(RECIPE), *extra,
-                                   "-o", str(work / f"mem-{i}")],
-        "handwritten": lambda i: [sys.executable, str(BENCH / "handwritten.py"),
+        "trainctl_run": lambda i: [*peak, "-m", "trainctl", "run", str(RECIPE), *extra, "-o", str(work / f"mem-{i}")],
+        "handwritten": lambda i: [*peak, str(BENCH / "handwritten.py"),
                                   *(["--samples", str(samples)] if samples else [])],
     }
     results = {name: {"seconds": [], "peak_rss_mib": []} for name in commands}
+    rss_file = work / "peak-rss"
     for i in range(repeats):
         for name, cmd in commands.items():
-            seconds, rss = _timed(cmd(i), env)
+            seconds, _ = _timed(cmd(i), _env(PEAK_RSS_FILE=str(rss_file)))
             results[name]["seconds"].append(seconds)
-            results[name]["peak_rss_mib"].append(rss / 1024)
+            results[name]["peak_rss_mib"].append(int(rss_file.read_text()) / 1024)
     return {name: {k: _spread(v) for k, v in r.items()} for name, r in results.items()}
 
 
