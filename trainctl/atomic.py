@@ -45,7 +45,9 @@ def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.tmp-", suffix=dest.suffix, dir=dest.parent)
+    # Keras dispatches on the whole ending (`x.weights.h5` vs `x.h5`), so keep it.
+    suffix = ".weights.h5" if dest.name.endswith(".weights.h5") else dest.suffix
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.tmp-", suffix=suffix, dir=dest.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:

@@ -123,6 +123,39 @@ def eval_(
         _reporter().table(f"{target} ({split})", ["metric", "value"], [[k, v] for k, v in metrics.items()])
 
 
+@app.command()
+def plot(
+    run_dir: Path = typer.Argument(..., help="A run directory."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="PNG path (default RUN_DIR/plots/curves.png)."),
+) -> None:
+    """Plot loss, every metric (train vs validation) and the learning rate to a PNG."""
+    from trainctl.logs.plot import plot_run
+
+    try:
+        path = plot_run(run_dir, out)
+    except FileNotFoundError as exc:
+        raise TrainctlError(str(exc)) from None
+    _reporter().info(f"wrote {path}")
+
+
+@app.command()
+def runs(root: Path = typer.Argument(Path("runs"), help="Directory holding run directories.")) -> None:
+    """List runs: recipe name, status, epochs, best monitored metric."""
+    from trainctl.logs.runs import list_runs
+
+    rows = list_runs(root)
+    if not rows:
+        _reporter().info(f"no runs in {root}")
+        return
+    _reporter().table(
+        f"runs in {root}",
+        ["run", "recipe", "status", "epochs", "best", "started"],
+        [[Path(r["path"]).name, r["name"], r["status"], r["epochs_done"],
+          "" if r["best"] is None else f"{r['monitor']}={r['best']:.4g} (epoch {r['best_epoch']})", r["started"]]
+         for r in rows],
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `trainctl` console script: maps errors to documented exit codes.
 

@@ -167,10 +167,10 @@ class NaNGuard(keras.callbacks.Callback):
         )
 
 
-def _logging_callbacks(loaded, run_dir: RunDir, position, state, num_batches):
+def _logging_callbacks(loaded, run_dir: RunDir, position, state):
     from trainctl.logs.progress import ConsoleProgress
     from trainctl.logs.files import MetricsFiles
-    from trainctl.compile.callbacks import has_callback
+    from trainctl.compile.callbacks import tensorboard_args
 
     logs = loaded.spec.logs
     rows = state.extra.get("metrics_rows", []) if state is not None else []
@@ -180,18 +180,12 @@ def _logging_callbacks(loaded, run_dir: RunDir, position, state, num_batches):
                                else "loss")
     console = ConsoleProgress(monitor=monitor, start_step=position.step, history_rows=rows)
     out = [files, console]
-    if logs.tensorboard and not has_callback(loaded, "TensorBoard"):
+    tb = tensorboard_args(loaded, run_dir.path)
+    if tb is not None:
         from trainctl.logs.tensorboard import TensorBoardWriter
 
-        tb = logs.tensorboard if not isinstance(logs.tensorboard, bool) else None
-        out.append(TensorBoardWriter(
-            run_dir.events,
-            update_freq=tb.update_freq if tb else "epoch",
-            histogram_freq=tb.histogram_freq if tb else 0,
-            initial_epoch=position.epoch,
-            initial_global_step=position.global_step,
-            start_step=position.step,
-        ))
+        out.append(TensorBoardWriter(**tb, initial_epoch=position.epoch, initial_global_step=position.global_step,
+                                     start_step=position.step))
     return files, out
 
 
@@ -211,7 +205,7 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
     user_callbacks = build_callbacks(loaded, builder, run_dir.path)
     history = keras.callbacks.History()
     position = Position.from_dict(state.position) if state is not None else Position(epoch=loaded.spec.train.initial_epoch)
-    files, log_callbacks = _logging_callbacks(loaded, run_dir, position, state, None)
+    files, log_callbacks = _logging_callbacks(loaded, run_dir, position, state)
     guard = NaNGuard()
 
     with _Signals() as signals:
