@@ -118,6 +118,8 @@ def load_splits(loaded, model, resolve) -> Splits:
         if not isinstance(arrays, dict):
             out[split] = Split(dataset=arrays)
             continue
+        if spec.limit is not None:
+            arrays = {k: v[: spec.limit] for k, v in arrays.items()}
         for key, steps in spec.transforms.items():
             if key in arrays:
                 try:

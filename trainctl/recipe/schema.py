@@ -131,6 +131,10 @@ class DataSpec(_Strict):
                           "Default: keys named like the outputs, else `y`."),
     ] = None
     sample_weight: Annotated[str | None, Field(description="Array key holding per-sample weights.")] = None
+    limit: Annotated[
+        int | None,
+        Field(gt=0, description="Use only the first N samples of every split (smoke runs, quick experiments)."),
+    ] = None
     transforms: Annotated[
         dict[str, list[dict[str, Any]]],
         Field(description="Per array key, steps applied in order to every split: `reshape: [784]`, `flatten: true`, "
