@@ -103,10 +103,11 @@ def _check_output_keys(ctx: CheckContext, path: PathT, value: dict, model: Model
     for name in value:
         if name in model.outputs:
             continue
-        hint = did_you_mean(str(name), model.outputs)
-        if hint is None and what.endswith("metrics") and isinstance(name, str) and keras_names()["metrics"].known(name):
+        if what.endswith("metrics") and isinstance(name, str) and keras_names()["metrics"].known(name):
             hint = f"a mapping here is {{output: metrics}}; to use {name!r} on every output, make `{what}` a list"
             misread.add(name)
+        else:
+            hint = did_you_mean(str(name), model.outputs)
         ctx.error(path + (name,), f"unknown output {name!r} in `{what}`",
                   hint or f"the model's outputs: {', '.join(model.outputs)}", key=True)
     missing = [o for o in model.outputs if o not in value]

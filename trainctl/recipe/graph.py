@@ -268,7 +268,7 @@ class _Graph:
         for name in self.inputs:
             if ("input", name) not in seen:
                 self.ctx.error(("model", "inputs", name), f"input {name!r} is not used by any output",
-                               f"call a layer on it (`from: {name}`) or remove it", key=True)
+                               f"call a layer on it with `from: {name}`, or remove it", key=True)
 
 
 def _check_input_spec(ctx: CheckContext, path: PathT, spec: dict) -> None:

@@ -73,10 +73,10 @@ def check_ref(ctx: CheckContext, path: PathT, value: Any, category: str) -> str 
     example = "{Name: {argument: value}}"
     if isinstance(value, dict) and value:
         keys = ", ".join(repr(k) for k in value)
-        ctx.error(path, f"a {what} reference has one key, the Keras name; got {keys}",
+        ctx.error(path, f"{_a(what)} reference has one key, the Keras name; got {keys}",
                   f"put the arguments inside it: {example}")
     else:
-        ctx.error(path, f"expected a {what}: a Keras name, {example} or {{class: 'module:Name'}}; "
+        ctx.error(path, f"expected {_a(what)}: a Keras name, {example} or {{class: 'module:Name'}}; "
                         f"got {describe(value)}")
     return None
 
@@ -99,7 +99,7 @@ def check_keyed(ctx: CheckContext, path: PathT, name: Any, args: Any, category: 
     what = WHAT[category]
     key_path = path + (name,)
     if not isinstance(name, str):
-        ctx.error(key_path, f"expected a {what} name as the key, got {describe(name)}", key=True)
+        ctx.error(key_path, f"expected {_a(what)} name as the key, got {describe(name)}", key=True)
         return None
     cls = cat.class_for(name)
     if cls is None:
@@ -120,9 +120,7 @@ def check_keyed(ctx: CheckContext, path: PathT, name: Any, args: Any, category: 
             ctx.error(key_path + (arg,), f"argument names must be strings, got {describe(arg)}", key=True)
     missing = [a for a in cat.classes[cls] if a not in args]
     if missing:
-        listed = ", ".join(repr(a) for a in missing)
-        ctx.error(key_path, f"{what} {name!r} needs the argument{'s' if len(missing) > 1 else ''} {listed}",
-                  f"e.g. {{{name}: {{{', '.join(f'{a}: ...' for a in missing)}}}}}", key=True)
+        ctx.error(key_path, *_needs(what, name, missing, "e.g."), key=True)
     for arg, nested in NESTED.get(category, {}).items():
         if isinstance(args.get(arg), (str, dict)):
             check_ref(ctx, key_path + (arg,), args[arg], nested)
@@ -140,8 +138,7 @@ def _check_string(ctx: CheckContext, path: PathT, value: str, category: str) -> 
         target = cat.strings[value]
         required = cat.classes.get(target, ())
         if required:
-            ctx.error(path, f"{what} {value!r} needs the arguments {', '.join(repr(a) for a in required)}",
-                      f"write {{{value}: {{{', '.join(f'{a}: ...' for a in required)}}}}}")
+            ctx.error(path, *_needs(what, value, required, "write"))
         return target
     if value in cat.classes:
         ctx.error(path, f"Keras does not accept {value!r} as a string here", f"write {{{value}: {{}}}}")
@@ -151,9 +148,23 @@ def _check_string(ctx: CheckContext, path: PathT, value: str, category: str) -> 
 
 
 def _unknown(ctx: CheckContext, path: PathT, name: str, category: str, key: bool = False) -> None:
-    cat = keras_names()[category]
-    hint = did_you_mean(name, cat.all_names()) or f"expected a name from {KERAS_MODULE[category]}"
+    names = keras_names()
+    elsewhere = [c for c in names if c != category and names[c].known(name)]
+    hint = (f"{name!r} is a Keras {WHAT[elsewhere[0]]}, not {_a(WHAT[category])}" if elsewhere else
+            did_you_mean(name, names[category].all_names()) or f"expected a name from {KERAS_MODULE[category]}")
     ctx.error(path, f"unknown {WHAT[category]} {name!r}", hint, key=key)
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
+
+
+def _needs(what: str, name: str, missing, lead: str) -> tuple[str, str]:
+    """Message and hint for required constructor arguments that are missing."""
+    listed = ", ".join(repr(a) for a in missing)
+    example = ", ".join(f"{a}: ..." for a in missing)
+    return (f"{what} {name!r} needs the argument{'s' if len(missing) > 1 else ''} {listed}",
+            f"{lead} {{{name}: {{{example}}}}}")
 
 
 def _class_hint(name: str, cat: Category) -> str | None:

@@ -85,7 +85,7 @@ def _axis(v: Any) -> str | None:
 
 def dtype_hint(name: Any) -> str:
     """"did you mean" for a misspelt numpy dtype, else the accepted names."""
-    return did_you_mean(str(name), NUMPY_DTYPES) or f"expected one of: {', '.join(NUMPY_DTYPES)}"
+    return did_you_mean(str(name), NUMPY_DTYPES) or "expected a numeric numpy dtype: float32, int64, uint8, bool, ..."
 
 
 @dataclasses.dataclass(frozen=True)
