@@ -74,6 +74,16 @@ def validate(
         raise RecipeInvalid(problems)
 
 
+@app.command()
+def schema(
+    markdown: bool = typer.Option(False, "--markdown", help="Print the recipe reference (docs/recipes.md) instead."),
+) -> None:
+    """Print the recipe JSON Schema, for editors (yaml-language-server) to complete and check recipes."""
+    from trainctl.recipe.reference import json_schema_text, markdown as reference
+
+    typer.echo(reference() if markdown else json_schema_text(), nl=False)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `trainctl` console script: maps errors to documented exit codes.
 
