@@ -49,8 +49,8 @@ def test_layer_entry_shape(problems, entry, needle, message):
 
 
 def test_layer_with_keras_key_and_class(problems):
-    text = "imports: [components]\n" + MNIST.replace(
-        "{name: hidden, Dense: {units: 8, activation: relu}}", "{name: hidden, Dense: {units: 8}, class: 'components:L'}")
+    entry = "{name: hidden, Dense: {units: 8}, class: 'components:L'}"
+    text = "imports: [components]\n" + MNIST.replace("{name: hidden, Dense: {units: 8, activation: relu}}", entry)
     got = problems(text)
     assert f"{at(text, 'Dense: {units: 8}')}: a layer is a Keras layer or a `class:`, not both; got 'Dense' and " \
            "`class`" in got

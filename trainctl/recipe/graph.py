@@ -65,7 +65,8 @@ def _mode(ctx: CheckContext, model: dict) -> str:
     if "sequential" in model:
         for key in functional:
             ctx.error(("model", key), f"`{key}` cannot be combined with `sequential`",
-                      "a model is either a `sequential` stack or a functional graph of `inputs`, `layers` and `outputs`", key=True)
+                      "a model is either a `sequential` stack or a functional graph of `inputs`, `layers` and "
+                      "`outputs`", key=True)
         if "class" in model:
             ctx.error(("model", "class"), "`class` cannot be combined with `sequential`",
                       "drop `sequential` for a subclassed model, or use `inputs`/`outputs` with `class`", key=True)
