@@ -73,7 +73,7 @@ def test_x_and_y_against_model_inputs_and_outputs(problems):
     assert problems(text) == [
         f"{at(text, '{img: img')}: data.x gives no array for the model input 'ts'",
         f"{at(text, 'tss')}: unknown model input 'tss' (did you mean 'ts'?)",
-        f"{at(text, '[score]')}: data.y lists 1 arrays but the model has 2 outputs (score, klass)",
+        f"{at(text, '[score]')}: data.y lists 1 array but the model has 2 outputs (score, klass)",
     ]
     one = MULTI.replace(data, data + "  x: img\n")
     assert problems(one) == [f"{at(one, 'img', 1)}: data.x names one array but the model has 2 inputs (img, ts) "

@@ -115,6 +115,9 @@ def test_metric_forms_keras_accepts(problems, metrics):
     ("[accurcy]", "accurcy", "unknown metric 'accurcy' (did you mean 'accuracy'?)"),
     # "crossentropy" is a compile shortcut for losses only.
     ("[ce]", "ce]", "unknown metric 'ce' ('ce' is a Keras loss, not a metric)"),
+    ("[{acc: {dtype: float32}}]", "acc", "metric 'acc' is picked by compile from the output shapes and takes no "
+                                        "arguments (name the class to pass arguments, e.g. "
+                                        "{SparseCategoricalAccuracy: {name: acc}})"),
     ("[MeanIoU]", "MeanIoU", "metric 'MeanIoU' needs the argument 'num_classes' (write {MeanIoU: {num_classes: ...}})"),
 ])
 def test_metric_problems(problems, metrics, needle, message):

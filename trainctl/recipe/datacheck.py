@@ -83,7 +83,8 @@ def _check_keymap(ctx: CheckContext, arrays: _Arrays, which: str, value: Any, na
         arrays.require(path, value)
     elif isinstance(value, list):
         if count and len(value) != count:
-            ctx.error(path, f"data.{which} lists {len(value)} arrays but the model has {count} {what}"
+            ctx.error(path, f"data.{which} lists {len(value)} array{'s' if len(value) != 1 else ''} but the model "
+                            f"has {count} {what}"
                             f"{'s' if count > 1 else ''}{listed}")
         for i, key in enumerate(value):
             arrays.require(path + (i,), key)

@@ -18,7 +18,7 @@ from typing import Any
 from trainctl.recipe.context import CheckContext, describe
 from trainctl.recipe.loader import PathT
 from trainctl.recipe.modules import check_import_path
-from trainctl.recipe.names import Category, keras_names
+from trainctl.recipe.names import AUTO, Category, keras_names
 from trainctl.recipe.structure import did_you_mean
 
 WHAT = {
@@ -40,6 +40,8 @@ KERAS_MODULE = {
     "activations": "keras.activations",
 }
 CUSTOM_KEYS = ("class", "args")
+_AUTO_EXAMPLE = {"losses": "{SparseCategoricalCrossentropy: {from_logits: true}}",
+                 "metrics": "{SparseCategoricalAccuracy: {name: acc}}"}
 
 # Arguments of Keras classes that are themselves references: {category: {argument: category}}.
 NESTED = {
@@ -53,23 +55,28 @@ def is_custom(value: Any) -> bool:
     return isinstance(value, dict) and "class" in value
 
 
-def check_ref(ctx: CheckContext, path: PathT, value: Any, category: str) -> str | None:
-    """Check the reference at `path`; return the Keras class or function it names (None if custom or bad).
+def check_ref(ctx: CheckContext, path: PathT, value: Any, category: str) -> None:
+    """Check the reference at `path` as one of `category` ("layers", "losses", ... see `WHAT`).
 
     Example:
 
         >>> check_ref(ctx, ("compile", "optimizer"), {"Adam": {"learning_rate": 0.1}}, "optimizers")
-        'Adam'
+        >>> ctx.errors
+        []
     """
     what = WHAT[category]
     if isinstance(value, str):
-        return _check_string(ctx, path, value, category)
-    if is_custom(value):
+        _check_string(ctx, path, value, category)
+    elif is_custom(value):
         check_custom(ctx, path, value)
-        return None
-    if isinstance(value, dict) and len(value) == 1:
+    elif isinstance(value, dict) and len(value) == 1:
         (name, args), = value.items()
-        return check_keyed(ctx, path, name, args, category)
+        check_keyed(ctx, path, name, args, category)
+    else:
+        _wrong_shape(ctx, path, value, what)
+
+
+def _wrong_shape(ctx: CheckContext, path: PathT, value: Any, what: str) -> None:
     example = "{Name: {argument: value}}"
     if isinstance(value, dict) and value:
         keys = ", ".join(repr(k) for k in value)
@@ -78,7 +85,6 @@ def check_ref(ctx: CheckContext, path: PathT, value: Any, category: str) -> str 
     else:
         ctx.error(path, f"expected {_a(what)}: a Keras name, {example} or {{class: 'module:Name'}}; "
                         f"got {describe(value)}")
-    return None
 
 
 def check_custom(ctx: CheckContext, path: PathT, value: dict) -> None:
@@ -93,27 +99,31 @@ def check_custom(ctx: CheckContext, path: PathT, value: dict) -> None:
         ctx.error(path + ("args",), f"`args` must be a mapping of keyword arguments, got {describe(args)}")
 
 
-def check_keyed(ctx: CheckContext, path: PathT, name: Any, args: Any, category: str) -> str | None:
+def check_keyed(ctx: CheckContext, path: PathT, name: Any, args: Any, category: str) -> None:
     """`{name: args}` where `name` is a Keras class (or a string alias that takes no arguments)."""
     cat = keras_names()[category]
     what = WHAT[category]
     key_path = path + (name,)
     if not isinstance(name, str):
         ctx.error(key_path, f"expected {_a(what)} name as the key, got {describe(name)}", key=True)
-        return None
+        return
     cls = cat.class_for(name)
     if cls is None:
         if name not in cat.strings:
             _unknown(ctx, key_path, name, category, key=True)
-            return None
-        if args not in (None, {}):
+            return
+        if args not in (None, {}) and cat.strings[name] == AUTO:
+            ctx.error(key_path, f"{what} {name!r} is picked by compile from the output shapes and takes no "
+                                "arguments", f"name the class to pass arguments, e.g. {_AUTO_EXAMPLE[category]}",
+                      key=True)
+        elif args not in (None, {}):
             ctx.error(key_path, f"{what} {name!r} is a function and takes no arguments",
                       _class_hint(name, cat) or f"write it as a string: {name}", key=True)
-        return cat.strings[name]
+        return
     if args is not None and not isinstance(args, dict):
         ctx.error(key_path, f"the arguments of {name!r} must be a mapping (or null), got {describe(args)}",
                   f"e.g. {{{name}: {{{_first_arg(cat, cls)}: ...}}}}")
-        return cls
+        return
     args = args or {}
     for arg in args:
         if not isinstance(arg, str):
@@ -124,27 +134,25 @@ def check_keyed(ctx: CheckContext, path: PathT, name: Any, args: Any, category: 
     for arg, nested in NESTED.get(category, {}).items():
         if isinstance(args.get(arg), (str, dict)):
             check_ref(ctx, key_path + (arg,), args[arg], nested)
-    return cls
 
 
-def _check_string(ctx: CheckContext, path: PathT, value: str, category: str) -> str | None:
+def _check_string(ctx: CheckContext, path: PathT, value: str, category: str) -> None:
     cat = keras_names()[category]
     what = WHAT[category]
     if ":" in value:
         ctx.error(path, f"a custom {what} is written as a mapping, not a string",
                   f"write {{class: {value!r}}}")
-        return None
+        return
     if value in cat.strings:
         target = cat.strings[value]
         required = cat.classes.get(target, ())
         if required:
             ctx.error(path, *_needs(what, value, required, "write"))
-        return target
+        return
     if value in cat.classes:
         ctx.error(path, f"Keras does not accept {value!r} as a string here", f"write {{{value}: {{}}}}")
-        return value
+        return
     _unknown(ctx, path, value, category)
-    return None
 
 
 def _unknown(ctx: CheckContext, path: PathT, name: str, category: str, key: bool = False) -> None:
