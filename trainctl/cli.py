@@ -14,7 +14,7 @@ from typing import List, Optional
 import typer
 
 from trainctl import __version__
-from trainctl.errors import TrainctlError
+from trainctl.errors import EXIT_TRAINING_FAILED, TrainctlError
 
 app = typer.Typer(
     name="trainctl",
@@ -156,6 +156,16 @@ def runs(root: Path = typer.Argument(Path("runs"), help="Directory holding run d
     )
 
 
+@app.command()
+def schema(
+    markdown: bool = typer.Option(False, "--markdown", help="Print the recipe reference (docs/recipes.md) instead."),
+) -> None:
+    """Print the recipe JSON Schema, for editors (yaml-language-server) to complete and check recipes."""
+    from trainctl.recipe.reference import json_schema_text, markdown as reference
+
+    typer.echo(reference() if markdown else json_schema_text(), nl=False)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `trainctl` console script: maps errors to documented exit codes.
 
@@ -171,3 +181,8 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         _reporter().error(str(exc))
         sys.exit(exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
+        if _DEBUG:
+            raise
+        _reporter().error(f"{type(exc).__name__}: {exc}\n(run with --debug for the Python traceback)")
+        sys.exit(EXIT_TRAINING_FAILED)

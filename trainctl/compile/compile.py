@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from trainctl.compile.objects import Builder
+from trainctl.recipe.compiling import is_per_output
 
 
-def _losses(builder: Builder, loss, path):
+def _output_names(model) -> tuple[str, ...] | None:
+    try:
+        return tuple(model.output_names)
+    except (AttributeError, ValueError):  # a subclassed model not yet called
+        return None
+
+
+def _losses(builder: Builder, loss, path, outputs):
     if isinstance(loss, list):
         return [None if item is None else builder.build(item, "loss", path + (i,)) for i, item in enumerate(loss)]
-    if isinstance(loss, dict) and not _is_ref(loss):
+    # Same rule as validation, so `{output: loss}` and `{LossClass: {args}}` are told apart alike.
+    if isinstance(loss, dict) and is_per_output(loss, "losses", outputs):
         return {k: None if v is None else builder.build(v, "loss", path + (k,)) for k, v in loss.items()}
     return None if loss is None else builder.build(loss, "loss", path)
 
@@ -27,23 +36,13 @@ def _metrics(builder: Builder, metrics, path):
     return out
 
 
-def _is_ref(value) -> bool:
-    """A mapping that is one component reference rather than `{output: loss}`."""
-    if "class" in value and set(value) <= {"class", "args"}:
-        return True
-    if len(value) == 1:
-        (key, inner), = value.items()
-        return isinstance(key, str) and key[:1].isupper() and (inner is None or isinstance(inner, dict))
-    return False
-
-
 def compile_model(model, loaded, builder: Builder, steps_per_execution: int | None = None) -> None:
     """`model.compile(...)` exactly as the recipe's `compile:` section says."""
     c = loaded.spec.compile
     path = ("compile",)
     kwargs = dict(
         optimizer=builder.build(c.optimizer, "optimizer", path + ("optimizer",)),
-        loss=_losses(builder, c.loss, path + ("loss",)),
+        loss=_losses(builder, c.loss, path + ("loss",), _output_names(model)),
         loss_weights=c.loss_weights,
         metrics=_metrics(builder, c.metrics, path + ("metrics",)),
         weighted_metrics=_metrics(builder, c.weighted_metrics, path + ("weighted_metrics",)),
