@@ -123,6 +123,74 @@ def eval_(
         _reporter().table(f"{target} ({split})", ["metric", "value"], [[k, v] for k, v in metrics.items()])
 
 
+@app.command("recipes")
+def recipes_(directory: Optional[Path] = typer.Argument(None, help="Where to look (default: the shipped recipes/).")) -> None:
+    """List the shipped recipes with one-line descriptions."""
+    from trainctl.recipe.catalog import shipped_recipes
+
+    _reporter().table("recipes", ["name", "file", "description"],
+                      [[r.name, str(r.path), r.description] for r in shipped_recipes(directory)])
+
+
+@app.command()
+def init(
+    name: str = typer.Argument(..., help="A shipped recipe's name (see `trainctl recipes`)."),
+    dest: Path = typer.Argument(..., help="Where to write the copy."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+) -> None:
+    """Copy a shipped recipe to start from."""
+    import shutil
+
+    from trainctl.recipe.catalog import shipped_recipes
+    from trainctl.recipe.structure import did_you_mean
+
+    found = {r.name: r for r in shipped_recipes()}
+    if name not in found:
+        hint = did_you_mean(name, found) or "see `trainctl recipes`"
+        raise TrainctlError(f"no shipped recipe named {name!r} ({hint})")
+    if dest.exists() and not force:
+        raise TrainctlError(f"{dest} exists; pass --force to overwrite it")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(found[name].path, dest)
+    text = dest.read_text(encoding="utf-8")
+    _reporter().info(f"wrote {dest}")
+    if "imports:" in text:
+        _reporter().info(f"it imports custom code from {found[name].path.parent / 'components'}: "
+                         f"copy that package next to {dest} too")
+
+
+@app.command()
+def summary(
+    recipe: Path = typer.Argument(..., help="The recipe file."),
+    overrides: Optional[List[str]] = typer.Argument(None, help="key.path=value overrides."),
+    plot_to: Optional[Path] = typer.Option(None, "--plot", help="Also draw the model graph (needs pydot + graphviz)."),
+) -> None:
+    """Print model.summary() of a recipe's model without training."""
+    from trainctl.recipe import load_recipe
+
+    loaded = load_recipe(recipe, list(overrides or []))
+    from trainctl.runner.describe import describe_model
+
+    text = describe_model(loaded, plot_to)
+    typer.echo(text)
+
+
+@app.command()
+def smoke(
+    paths: List[Path] = typer.Argument(..., help="Recipe files or directories of recipes."),
+    keep: Optional[Path] = typer.Option(None, "--keep", help="Keep the smoke run directories here."),
+) -> None:
+    """Run each recipe through validate, train, checkpoint, resume (new process), eval and load, on a sliver of data."""
+    from trainctl.runner.smoke import smoke as smoke_run
+
+    results = smoke_run(paths, keep)
+    failed = [r for r in results if not r.ok]
+    total = sum(r.seconds for r in results)
+    _reporter().info(f"{len(results) - len(failed)} passed, {len(failed)} failed in {total:.1f} s")
+    if failed:
+        raise typer.Exit(1)
+
+
 @app.command()
 def plot(
     run_dir: Path = typer.Argument(..., help="A run directory."),
