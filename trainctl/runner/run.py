@@ -14,7 +14,7 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
+import concurrent.futures
 import dataclasses
 import math
 import os
@@ -66,7 +66,13 @@ _KILL_AT_STEP = int(os.environ["TRAINCTL_TEST_KILL_AT_STEP"]) if os.environ.get(
 
 
 class Checkpointer:
-    """Decides when to checkpoint, and writes checkpoints through the `CheckpointStore`."""
+    """Decides when to checkpoint, and writes checkpoints through the `CheckpointStore`.
+
+    The state is captured on the training thread (it must be: the variables change with
+    the next step); writing, fsyncing and pruning happen on one background thread while
+    training goes on. A save waits for the previous write, and `flush` (at every exit
+    from training) waits for the last, so no write is lost or reordered.
+    """
 
     def __init__(self, loaded, run_dir: RunDir, signals: _Signals, metrics_files):
         from trainctl.checkpoint import CheckpointStore
@@ -79,9 +85,10 @@ class Checkpointer:
         self.store = CheckpointStore(run_dir.ckpt, keep=self.spec.keep)
         self.stateful: list = []  # callbacks whose state is saved (set by the runner)
         self.last_saved_step: int | None = None
-        self.last_path: Path | None = None
+        self._writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
+        self._pending: concurrent.futures.Future | None = None
 
-    def save(self, loop) -> Path:
+    def save(self, loop) -> None:
         from trainctl.checkpoint import capture
 
         loop.sync()
@@ -90,9 +97,19 @@ class Checkpointer:
                         extra={"metrics_rows": list(self.metrics_files.rows) if self.metrics_files else []})
         meta = {"epoch": pos.epoch, "step": pos.step, "global_step": pos.global_step,
                 "recipe_sha256": self.recipe_sha256, "time": now()}
-        self.last_path = self.store.save(state, pos.global_step, meta)
+        self.flush()
+        self._pending = self._writer.submit(self.store.save, state, pos.global_step, meta)
         self.last_saved_step = pos.global_step
-        return self.last_path
+
+    def flush(self) -> None:
+        """Wait for the checkpoint being written; a failed write raises here."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def close(self) -> None:
+        self.flush()
+        self._writer.shutdown()
 
     def on_step(self, loop) -> None:
         every = self.spec.every_steps
@@ -120,6 +137,7 @@ class Checkpointer:
         if self.spec.enabled:
             if self.last_saved_step != loop.position.global_step:
                 self.save(loop)
+            self.flush()
             where = f"after saving a checkpoint at step {loop.position.global_step}"
         self.run_dir.add_event("interrupted", signal=name, global_step=loop.position.global_step)
         raise Interrupted(
@@ -237,6 +255,7 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
             run_dir.update_manifest(status="interrupted", ended=now(), exit_code=exc.exit_code)
             raise
         finally:
+            checkpointer.close()
             for callback in log_callbacks:
                 getattr(callback, "close", lambda: None)()
         # Still inside the signal guard: a SIGTERM now waits for the model to be saved.
