@@ -128,3 +128,12 @@ def test_transform_steps(problems, step, needle, message):
 def test_transform_keys_name_arrays(problems):
     text = MNIST.replace(TRAIN, TRAIN + "  transforms:\n    xx: [{flatten: true}]\n")
     assert problems(text) == [f"{at(text, 'xx')}: no array 'xx' in data.train (did you mean 'x'?)"]
+
+
+def test_transform_names_match_the_data_layer():
+    # Validation (recipe/transforms.py) and the implementation (data/transforms.py) must
+    # accept the same steps, or a validated recipe could fail when its data loads.
+    from trainctl.data.transforms import TRANSFORMS as IMPLEMENTED
+    from trainctl.recipe.transforms import TRANSFORMS as CHECKED
+
+    assert set(IMPLEMENTED) == set(CHECKED)
