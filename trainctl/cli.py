@@ -57,6 +57,9 @@ def _reporter():
 def validate(
     recipes: List[Path] = typer.Argument(..., help="Recipe files to check."),
     override: Optional[List[str]] = typer.Option(None, "--set", "-s", help="key.path=value override (repeatable)."),
+    imports: Optional[List[str]] = typer.Option(
+        None, "--import", help="Module custom code may come from, as if listed under `imports:` (repeatable)."
+    ),
 ) -> None:
     """Check recipes without training (and without importing Keras); report every problem at once."""
     from trainctl.errors import RecipeInvalid
@@ -65,7 +68,7 @@ def validate(
     problems = []
     for path in recipes:
         try:
-            load_recipe(path, override or [])
+            load_recipe(path, override or [], imports)
         except RecipeInvalid as exc:
             problems.extend(exc.errors)
             continue
@@ -82,11 +85,14 @@ def run(
     resume_existing: bool = typer.Option(
         False, "--resume", help="If --out already holds this run's checkpoints, continue it (recipe unchanged)."
     ),
+    imports: Optional[List[str]] = typer.Option(
+        None, "--import", help="Module custom code may come from, as if listed under `imports:` (repeatable)."
+    ),
 ) -> None:
     """Train a recipe into a run directory (model, checkpoints, logs)."""
     from trainctl.recipe import load_recipe
 
-    loaded = load_recipe(recipe, list(overrides or []))
+    loaded = load_recipe(recipe, list(overrides or []), imports)
     from trainctl.runner.run import start
 
     start(loaded, out, command=["run", str(recipe), *list(overrides or [])], resume_existing=resume_existing)

@@ -116,38 +116,36 @@ class Checkpointer:
         pos = loop.position
         if _KILL_AT_STEP is not None and pos.global_step >= _KILL_AT_STEP:
             os.kill(os.getpid(), signal.SIGKILL)
-        if self.spec.enabled and every and pos.global_step // every > (pos.global_step - _executed(loop)) // every:
+        executed = loop.model.steps_per_execution
+        if self.spec.enabled and every and pos.global_step // every > (pos.global_step - executed) // every:
             self.save(loop)
         if self.signals.received is not None:
             self.interrupt(loop)
 
     def on_epoch_end(self, loop) -> None:
         pos = loop.position
+        # Saved even when a step checkpoint has this global step: the epoch-end callbacks
+        # have changed the state since (that checkpoint is replaced).
         if self.spec.enabled and (pos.epoch % self.spec.every_epochs == 0 or pos.stopped
                                   or pos.epoch == loop.spec.epochs):
-            if self.last_saved_step != pos.global_step or pos.step == 0:
-                self.save(loop)
+            self.save(loop)
         if self.signals.received is not None:
             self.interrupt(loop)
 
     def interrupt(self, loop) -> None:
         signum = self.signals.received
         name = "SIGTERM" if signum == signal.SIGTERM else "SIGINT"
-        where = "without a checkpoint (checkpoints are disabled)"
+        step = loop.position.global_step
         if self.spec.enabled:
-            if self.last_saved_step != loop.position.global_step:
+            if self.last_saved_step != step:
                 self.save(loop)
             self.flush()
-            where = f"after saving a checkpoint at step {loop.position.global_step}"
-        self.run_dir.add_event("interrupted", signal=name, global_step=loop.position.global_step)
-        raise Interrupted(
-            f"{name} received: stopped {where}. Continue with: trainctl resume {self.run_dir.path}",
-            EXIT_SIGTERM if signum == signal.SIGTERM else EXIT_SIGINT,
-        )
-
-
-def _executed(loop) -> int:
-    return loop.model.steps_per_execution
+            message = (f"{name} received: stopped after saving a checkpoint at step {step}. "
+                       f"Continue with: trainctl resume {self.run_dir.path}")
+        else:
+            message = f"{name} received: stopped at step {step}; checkpoints are disabled, so it cannot resume"
+        self.run_dir.add_event("interrupted", signal=name, global_step=step)
+        raise Interrupted(message, EXIT_SIGTERM if signum == signal.SIGTERM else EXIT_SIGINT)
 
 
 class NaNGuard(keras.callbacks.Callback):
