@@ -27,10 +27,13 @@ import keras
 import numpy as np
 
 
-def customer_tickets(samples=1280, seed=0, vocabulary_size=10000, num_tags=100, num_departments=4):
+def customer_tickets(samples=1280, seed=0, vocabulary_size=10000, num_tags=100, num_departments=4,
+                     difficulty_classes=None):
     """Guide 004's random support tickets: binary bag-of-words inputs, a priority and a department target.
 
-    Drawn in the guide's order: title, text_body, tags, priority, department.
+    Drawn in the guide's order: title, text_body, tags, priority, department. With
+    `difficulty_classes`, a `difficulty` target like `department` is drawn last, for the
+    feature-extraction model (the guide gives it no data).
 
     Example:
 
@@ -39,13 +42,16 @@ def customer_tickets(samples=1280, seed=0, vocabulary_size=10000, num_tags=100, 
         ((4, 10), (4, 4))
     """
     rng = np.random.RandomState(seed)
-    return {
+    data = {
         "title": rng.randint(0, 2, size=(samples, vocabulary_size)),
         "text_body": rng.randint(0, 2, size=(samples, vocabulary_size)),
         "tags": rng.randint(0, 2, size=(samples, num_tags)),
         "priority": rng.random_sample(size=(samples, 1)),
         "department": rng.randint(0, 2, size=(samples, num_departments)),
     }
+    if difficulty_classes is not None:
+        data["difficulty"] = rng.randint(0, 2, size=(samples, difficulty_classes))
+    return data
 
 
 def multi_io_data(samples=100, seed=0, timesteps=20):
@@ -79,14 +85,31 @@ def logistic_endpoint_data(samples=3, seed=0):
 
 
 def arange_data():
-    """Guide 003's toy data: `x = arange(100).reshape(5, 20)`, `y = zeros(5)`.
+    """Guide 003's toy data: `x = arange(100).reshape(5, 20)`, `y = zeros(5)` shaped `(5, 1)`.
+
+    Keras 2 turned `y` of shape `(5,)` into `(5, 1)` and broadcast it against the
+    `Dense(10)` output; Keras 3's MSE refuses `(5,)` against `(5, 10)`, so the column
+    is made here. Loss and "accuracy" (sparse categorical) come out as in Keras 2.
 
     Example:
 
         >>> arange_data()["x"].shape
         (5, 20)
     """
-    return {"x": np.arange(100).reshape(5, 20), "y": np.zeros(5)}
+    return {"x": np.arange(100).reshape(5, 20), "y": np.zeros((5, 1))}
+
+
+def random_regression(samples=64, input_dim=3, output_dim=10, seed=0):
+    """Uniform `x` (N, input_dim) and `y` (N, output_dim), for guide 004's models that the guide only builds.
+
+    Example:
+
+        >>> data = random_regression(samples=4)
+        >>> data["x"].shape, data["y"].shape
+        ((4, 3), (4, 10))
+    """
+    rng = np.random.RandomState(seed)
+    return {"x": rng.random_sample((samples, input_dim)), "y": rng.random_sample((samples, output_dim))}
 
 
 def _mnist_file():
