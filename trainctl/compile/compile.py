@@ -25,8 +25,9 @@ def _losses(builder: Builder, loss, path, outputs):
 def _metrics(builder: Builder, metrics, path):
     if metrics is None:
         return None
-    if isinstance(metrics, list):
-        return [builder.build(m, "metric", path + (i,)) for i, m in enumerate(metrics)]
+    if isinstance(metrics, list):  # one list for all outputs, or one list per output
+        return [[builder.build(m, "metric", path + (i, j)) for j, m in enumerate(ms)] if isinstance(ms, list)
+                else builder.build(ms, "metric", path + (i,)) for i, ms in enumerate(metrics)]
     out = {}
     for output, ms in metrics.items():
         if isinstance(ms, list):

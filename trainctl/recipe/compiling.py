@@ -80,7 +80,8 @@ def _check_metrics(ctx: CheckContext, key: str, value: Any, model: ModelInfo) ->
                             f"entry per output (Keras's rule); got {len(value)}",
                       f"map outputs to their metrics instead: {{{_first_output(model)}: [...]}}")
         for i, ref in enumerate(value):
-            check_ref(ctx, path + (i,), ref, "metrics")
+            for j, inner in (enumerate(ref) if isinstance(ref, list) else [(None, ref)]):
+                check_ref(ctx, path + (i,) + (() if j is None else (j,)), inner, "metrics")
     elif isinstance(value, dict):
         misread = _check_output_keys(ctx, path, value, model)
         for name, refs in value.items():

@@ -216,11 +216,12 @@ class CompileSpec(_Strict):
         Field(description="Scale each output's loss: a list (one per output) or `{output: weight}`."),
     ] = None
     metrics: Annotated[
-        Union[list[Ref], dict[str, Union[Ref, list[Ref]]], None],
-        Field(description="A list, or `{output: [metrics]}`."),
+        Union[list[Union[Ref, list[Ref]]], dict[str, Union[Ref, list[Ref]]], None],
+        Field(description="A list; a list of lists (one list per output, in output order); "
+                          "or `{output: [metrics]}`."),
     ] = None
     weighted_metrics: Annotated[
-        Union[list[Ref], dict[str, Union[Ref, list[Ref]]], None],
+        Union[list[Union[Ref, list[Ref]]], dict[str, Union[Ref, list[Ref]]], None],
         Field(description="Metrics weighted by `data.sample_weight` or `train.class_weight`; forms as `metrics`."),
     ] = None
     steps_per_execution: Annotated[int, Field(ge=1, description="Training steps run per compiled call.")] = 1
