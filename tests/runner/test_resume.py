@@ -117,7 +117,11 @@ def test_sigterm_saves_and_exits_143_then_resume_is_exact(reference, tmp_path):
         time.sleep(0.02)
     proc.send_signal(signal.SIGTERM)
     time.sleep(0.2)
-    flag.unlink()
+    while proc.poll() is None:  # release this and any later paused write
+        if flag.exists():
+            flag.unlink()
+        time.sleep(0.02)
+        assert time.monotonic() < deadline + 60
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
     assert f"trainctl resume {run_dir}" in err

@@ -45,7 +45,7 @@ def build_callbacks(loaded, builder: Builder, run_dir: Path) -> list:
                 continue
             if name == "TensorBoard":
                 continue  # a log writer, built with the run's position by `tensorboard_args`
-            if name == "LearningRateScheduler" and isinstance(kwargs.get("schedule"), dict):
+            if name == "LearningRateScheduler" and "schedule" in kwargs:
                 kwargs["schedule"] = _schedule(builder, kwargs["schedule"], path + (name, "schedule"))
             ref = {name: kwargs}
         elif isinstance(ref, dict) and "class" in ref:
@@ -88,10 +88,10 @@ def tensorboard_args(loaded, run_dir: Path) -> dict | None:
     return {"log_dir": str(run_dir / "events"), "update_freq": tb.update_freq, "histogram_freq": tb.histogram_freq}
 
 
-def _schedule(builder: Builder, spec: dict, path: tuple):
-    if "class" in spec:
+def _schedule(builder: Builder, spec, path: tuple):
+    if isinstance(spec, dict) and "class" in spec:
         return builder.build(spec, None, path)
-    if len(spec) == 1:
+    if isinstance(spec, dict) and len(spec) == 1:
         (name, kwargs), = spec.items()
         if name in LR_SCHEDULES:
             return builder.call(LR_SCHEDULES[name], dict(kwargs or {}), path + (name,), name)
