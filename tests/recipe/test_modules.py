@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 
 from tests.recipe.conftest import MNIST, at
 
@@ -22,8 +21,7 @@ def test_custom_class_is_found_without_importing_it(problems, tmp_path):
     marker = tmp_path / "imported.txt"
     _components(tmp_path, marker)
     assert problems(BASE) == []
-    assert not marker.exists()
-    assert "components" not in sys.modules and "components.layers" not in sys.modules
+    assert not marker.exists()  # the module writes the marker when imported
 
 
 def test_module_must_be_listed_under_imports(problems, tmp_path):

@@ -50,7 +50,11 @@ def seed_everything(seed):
 
 
 def head(array_tree, samples):
-    """The first `samples` rows of every array in a nested structure (all rows when `samples` is None)."""
+    """The first `samples` rows of every array in a nested structure (all rows when `samples` is None).
+
+    Builders draw the guide's full data and then cut it, as a recipe's `data.limit` does,
+    so a shortened reference sees the same rows as a shortened recipe.
+    """
     if samples is None:
         return array_tree
     return keras.tree.map_structure(lambda a: a[:samples], array_tree)

@@ -19,7 +19,7 @@ from components.losses import CustomMSE, custom_mean_squared_error
 from components.metrics import CategoricalTruePositives
 from components.models import LayerMetricsModel
 
-from .common import Reference, get_compiled_model, get_uncompiled_model, mnist_guide_001, multi_io_model, seed_everything
+from .common import Reference, get_compiled_model, head, get_uncompiled_model, mnist_guide_001, multi_io_model, seed_everything
 
 CLASS_WEIGHT = {0: 1.0, 1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0, 5: 2.0, 6: 1.0, 7: 1.0, 8: 1.0, 9: 1.0}
 
@@ -147,7 +147,7 @@ def build_mnist_model_add_loss_metric(seed=0, *, workdir=".", samples=None):
 def build_logistic_endpoint(seed=0, *, workdir=".", samples=None):
     """#8 `LogisticEndpoint`: the loss lives in a layer; compiled without a loss."""
     seed_everything(seed)
-    data = logistic_endpoint_data(samples=samples or 3, seed=seed)
+    data = head(logistic_endpoint_data(samples=3, seed=seed), samples)
     inputs = keras.Input(shape=(3,), name="inputs")
     targets = keras.Input(shape=(10,), name="targets")
     logits = layers.Dense(10)(inputs)
@@ -224,7 +224,7 @@ def build_mnist_dataset_validation_steps(seed=0, *, workdir=".", samples=None):
 def build_cifar10_sequence(seed=0, *, workdir=".", samples=None):
     """#14 "Using a keras.utils.Sequence object as input"; the guide shows no model or data."""
     seed_everything(seed)
-    sequence = cifar10_sequence(samples=samples or 64, batch_size=32, seed=seed, directory=Path(workdir) / "images")
+    sequence = cifar10_sequence(samples=64, batch_size=32, seed=seed, directory=Path(workdir) / "images")
     inputs = keras.Input(shape=(200, 200, 3), name="image")
     x = layers.Conv2D(8, 3, strides=2, activation="relu", name="conv")(inputs)
     x = layers.GlobalMaxPooling2D(name="pool")(x)
@@ -269,7 +269,7 @@ def build_mnist_sample_weight_dataset(seed=0, *, workdir=".", samples=None):
 
 
 def _multi_io(seed, samples, class_activation=None):
-    data = multi_io_data(samples=samples or 100, seed=seed)
+    data = head(multi_io_data(samples=100, seed=seed), samples)
     return data, multi_io_model(class_activation)
 
 
@@ -378,7 +378,7 @@ def build_multi_io_dataset(seed=0, *, workdir=".", samples=None, class_activatio
     seed_everything(seed)
     model = multi_io_model(class_activation)
     model.compile(optimizer=keras.optimizers.RMSprop(1e-3), loss=_mse_cce())
-    train_dataset = multi_io_sequence(samples=samples or 100, seed=seed, batch_size=64, buffer_size=1024)
+    train_dataset = multi_io_sequence(samples=100, seed=seed, batch_size=64, buffer_size=1024)
     return Reference(model, fit=dict(x=train_dataset, epochs=epochs))
 
 

@@ -21,14 +21,14 @@ from components.datasets import customer_tickets, random_regression
 from components.metrics import RootMeanSquaredError
 from components.models import Classifier, CustomerTicketModel, CustomModel, CustomModelCompiled, MyModel
 
-from .common import Reference, get_mnist_model, mnist_graph_004, mnist_guide_004, seed_everything
+from .common import Reference, get_mnist_model, head, mnist_graph_004, mnist_guide_004, seed_everything
 
 VOCABULARY_SIZE, NUM_TAGS, NUM_DEPARTMENTS = 10000, 100, 4
 BUILD_ONLY = "The notes only build this model; compile(rmsprop, mse) and 1 epoch on random data are added."
 
 
 def _train_built(model, seed, samples, input_dim=3, output_dim=10):
-    data = random_regression(samples=samples or 64, input_dim=input_dim, output_dim=output_dim, seed=seed)
+    data = head(random_regression(samples=64, input_dim=input_dim, output_dim=output_dim, seed=seed), samples)
     model.compile(optimizer="rmsprop", loss="mse")
     return Reference(model, fit=dict(x=data["x"], y=data["y"], epochs=1), notes=BUILD_ONLY)
 
@@ -88,8 +88,8 @@ def ticket_graph():
 
 
 def _tickets(seed, samples, **kwargs):
-    return customer_tickets(samples=samples or 1280, seed=seed, vocabulary_size=VOCABULARY_SIZE,
-                            num_tags=NUM_TAGS, num_departments=NUM_DEPARTMENTS, **kwargs)
+    return head(customer_tickets(samples=1280, seed=seed, vocabulary_size=VOCABULARY_SIZE,
+                                 num_tags=NUM_TAGS, num_departments=NUM_DEPARTMENTS, **kwargs), samples)
 
 
 def build_ticket_list(seed=0, *, workdir=".", samples=None):
