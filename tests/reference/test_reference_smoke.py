@@ -4,14 +4,10 @@
 - The references that use custom components or data forms train a step under `jit`
   (the path `fit()` takes for real, where a component mishandling JAX tracing fails),
   log what their component adds, and survive a `.keras` round trip.
-- `REFERENCE_SMOKE=all` also trains every other reference a step (eagerly; about two
-  minutes on two cores, which is why it is opt-in). The recipe-equality tests run them all
-  for real anyway.
 
-The equality of recipes and references is tested elsewhere.
+Every other reference is trained by tests/catalog/test_equality.py, against its recipe.
 """
 
-import os
 import re
 from pathlib import Path
 
@@ -117,16 +113,6 @@ def test_custom_components_train_under_jit_and_round_trip(name, tmp_path):
 @pytest.mark.parametrize("name", ROUND_TRIPPED)
 def test_custom_classes_round_trip(name, tmp_path):
     _round_trip(name, REFERENCES[name](seed=0, workdir=tmp_path, samples=SAMPLES), tmp_path)
-
-
-@pytest.mark.skipif(os.environ.get("REFERENCE_SMOKE") != "all", reason="set REFERENCE_SMOKE=all to train every reference")
-@pytest.mark.parametrize("name", sorted(set(REFERENCES) - set(EXPECTED_LOGS)))
-def test_every_other_reference_trains_and_round_trips(name, tmp_path):
-    ref = REFERENCES[name](seed=0, workdir=tmp_path, samples=SAMPLES)
-    ref.model.run_eagerly = True
-    _train_and_check(name, ref)
-    if name not in ROUND_TRIPPED:
-        _round_trip(name, ref, tmp_path)
 
 
 def test_custom_callbacks_leave_their_traces(tmp_path):
