@@ -114,15 +114,23 @@ def resume(
 def eval_(
     target: Path = typer.Argument(..., help="A run directory, or a model.keras inside one."),
     split: str = typer.Option("test", "--split", help="Which data split of the recipe: test, validation or train."),
+    data: Optional[Path] = typer.Option(
+        None, "--data", help="Evaluate on this .npz or .csv file instead (mapped and transformed like the recipe's data)."
+    ),
     override: Optional[List[str]] = typer.Option(
-        None, "--set", "-s", help="Recipe override for the data, e.g. data.test.path=other.npz (repeatable)."
+        None, "--set", "-s", help="Recipe override for the data, e.g. data.test.slice=[0,1000] (repeatable)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as one JSON object."),
 ) -> None:
-    """Evaluate a trained model on its recipe's test split (or another split)."""
+    """Evaluate a trained model on its recipe's test split (or another split, or a file)."""
     from trainctl.runner.evaluate import evaluate
 
-    metrics = evaluate(target, split, override or [])
+    overrides = list(override or [])
+    if data is not None:
+        if data.suffix not in (".npz", ".csv"):
+            raise TrainctlError(f"--data takes a .npz or .csv file, got {data}")
+        overrides.append(f"data.{split}={{source: {data.suffix[1:]}, path: '{data.resolve()}'}}")
+    metrics = evaluate(target, split, overrides)
     if as_json:
         _reporter().json(metrics)
     else:
