@@ -63,9 +63,11 @@ class LossPlotHistory(keras.callbacks.Callback):
         ['plot_at_epoch_0.png', 'plot_at_epoch_1.png']
     """
 
-    def __init__(self, directory="."):
+    def __init__(self, directory=".", run_dir=None):
         super().__init__()
-        self.directory = str(directory)
+        # trainctl passes `run_dir` to callbacks that accept it: a relative `directory`
+        # then lands inside the run directory instead of wherever trainctl was started.
+        self.directory = str(Path(run_dir) / directory) if run_dir else str(directory)
         self.per_batch_losses = []
 
     def on_train_begin(self, logs=None):
