@@ -2,8 +2,11 @@
 
 For each recipe: validate → train one epoch on a few batches → checkpoint → resume in
 a *new process* for a second epoch → evaluate → load `model.keras` with plain Keras.
-All recipes train in this process; all resumes happen in one child process, so the
-catalogue costs two interpreter start-ups, not two per recipe.
+
+Recipes are shared out among `jobs` worker processes. Each worker trains its share in
+one interpreter (start-up and compile caches are paid once per worker, not per
+recipe); then fresh workers resume, evaluate and load them. So the catalogue costs
+2 × jobs interpreter start-ups, not two per recipe.
 
 Example:
 
@@ -58,22 +61,17 @@ def find_recipes(paths: list[Path]) -> list[Path]:
     return out
 
 
-def _train_phase(recipe: Path, run_dir: Path) -> None:
-    from trainctl.logs.console import Reporter, set_reporter
+def _train(recipe: Path, run_dir: Path) -> None:
+    """Validate the recipe and train its first smoke epoch (this process)."""
     from trainctl.recipe import load_recipe
     from trainctl.runner.run import start
 
     loaded = load_recipe(recipe)
-    loaded = load_recipe(recipe, smoke_overrides(loaded))
-    previous = set_reporter(Reporter(quiet=True))
-    try:
-        start(loaded, run_dir, command=["smoke", str(recipe)])
-    finally:
-        set_reporter(previous)
+    start(load_recipe(recipe, smoke_overrides(loaded)), run_dir, command=["smoke", str(recipe)])
 
 
-def _finish_phase(run_dir: Path) -> None:
-    """In a fresh process: resume for a second epoch, evaluate, load with plain Keras."""
+def _finish(run_dir: Path) -> None:
+    """Resume for a second epoch, evaluate, load with plain Keras (a process that did not train it)."""
     from trainctl.runner.evaluate import evaluate
     from trainctl.runner.run import resume
 
@@ -81,8 +79,7 @@ def _finish_phase(run_dir: Path) -> None:
     manifest = json.loads((run_dir / "manifest.json").read_text())
     if [e["event"] for e in manifest["events"]].count("resume") != 1:
         raise TrainctlError("the second epoch did not resume from a checkpoint")
-    recipe_splits = ("test", "validation", "train")
-    for split in recipe_splits:
+    for split in ("test", "validation", "train"):
         try:
             evaluate(run_dir, split)
             break
@@ -94,66 +91,73 @@ def _finish_phase(run_dir: Path) -> None:
     keras.saving.load_model(run_dir / "model.keras")
 
 
-def smoke(paths: list[Path], keep: Path | None = None) -> list[SmokeResult]:
-    """Smoke-run every recipe under `paths`; results in order. Raises nothing for a failing recipe."""
+def _worker(phase: str, root: Path, items: list[str]) -> None:
+    """`python -m trainctl.runner.smoke PHASE ROOT ITEM...`: prints one JSON line of results."""
     from trainctl.errors import RecipeInvalid
-
-    report = get_reporter()
-    recipes = find_recipes(paths)
-    if not recipes:
-        raise TrainctlError(f"no recipes found in {', '.join(map(str, paths))}")
-    root = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="trainctl-smoke-"))
-    results: dict[Path, SmokeResult] = {}
-    trained: list[tuple[Path, Path]] = []
-    for recipe in recipes:
-        t0 = time.monotonic()
-        run_dir = root / recipe.stem
-        try:
-            _train_phase(recipe, run_dir)
-            trained.append((recipe, run_dir))
-            results[recipe] = SmokeResult(str(recipe), True, time.monotonic() - t0)
-        except RecipeInvalid as exc:
-            results[recipe] = SmokeResult(str(recipe), False, time.monotonic() - t0, "validate", str(exc))
-        except Exception as exc:  # noqa: BLE001 - a smoke run reports every failure and goes on
-            results[recipe] = SmokeResult(str(recipe), False, time.monotonic() - t0, "train",
-                                          f"{type(exc).__name__}: {exc}")
-    if trained:
-        t0 = time.monotonic()
-        child = subprocess.run(
-            [sys.executable, "-m", "trainctl.runner.smoke", *[str(d) for _, d in trained]],
-            capture_output=True, text=True, env=dict(os.environ),
-        )
-        per_run = (time.monotonic() - t0) / len(trained)
-        try:
-            finished = json.loads(child.stdout.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            finished = {str(d): f"the resume process failed: {child.stderr.strip()[-2000:]}" for _, d in trained}
-        for recipe, run_dir in trained:
-            result = results[recipe]
-            result.seconds += per_run
-            error = finished.get(str(run_dir), "no result from the resume process")
-            if error:
-                result.ok, result.stage, result.message = False, "resume/eval/load", error
-    for recipe in recipes:
-        r = results[recipe]
-        line = f"{'ok  ' if r.ok else 'FAIL'}  {recipe.stem:<32} {r.seconds:6.1f} s"
-        report.info(line if r.ok else f"{line}  [{r.stage}] {r.message}")
-    return [results[r] for r in recipes]
-
-
-def _child(run_dirs: list[str]) -> None:
     from trainctl.logs.console import Reporter, set_reporter
 
     set_reporter(Reporter(quiet=True))
     out = {}
-    for run_dir in run_dirs:
+    for item in items:
+        t0 = time.monotonic()
+        stage, message = "", ""
         try:
-            _finish_phase(Path(run_dir))
-            out[run_dir] = ""
-        except Exception as exc:  # noqa: BLE001 - reported per recipe by the parent
-            out[run_dir] = f"{type(exc).__name__}: {exc}"
+            if phase == "train":
+                _train(Path(item), root / Path(item).stem)
+            else:
+                _finish(Path(item))
+        except RecipeInvalid as exc:
+            stage, message = "validate", str(exc)
+        except Exception as exc:  # noqa: BLE001 - a smoke run reports every failure and goes on
+            stage, message = phase, f"{type(exc).__name__}: {exc}"
+        out[item] = {"seconds": time.monotonic() - t0, "stage": stage, "message": message}
     print(json.dumps(out))
 
 
+def _run_workers(phase: str, root: Path, items: list[str], jobs: int) -> dict:
+    chunks = [items[i::jobs] for i in range(jobs) if items[i::jobs]]
+    procs = [subprocess.Popen([sys.executable, "-m", "trainctl.runner.smoke", phase, str(root), *chunk],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+             for chunk in chunks]
+    results = {}
+    for chunk, proc in zip(chunks, procs):
+        stdout, stderr = proc.communicate()
+        try:
+            results.update(json.loads(stdout.strip().splitlines()[-1]))
+        except (ValueError, IndexError):
+            for item in chunk:
+                results[item] = {"seconds": 0.0, "stage": phase,
+                                 "message": f"the worker process failed: {stderr.strip()[-2000:]}"}
+    return results
+
+
+def smoke(paths: list[Path], keep: Path | None = None, jobs: int | None = None) -> list[SmokeResult]:
+    """Smoke-run every recipe under `paths`; results in order. A failing recipe does not stop the others."""
+    recipes = find_recipes(paths)
+    if not recipes:
+        raise TrainctlError(f"no recipes found in {', '.join(map(str, paths))}")
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(recipes)))
+    root = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="trainctl-smoke-"))
+    trained = _run_workers("train", root, [str(r) for r in recipes], jobs)
+    run_dirs = {str(r): str(root / r.stem) for r in recipes if not trained[str(r)]["stage"]}
+    finished = _run_workers("finish", root, list(run_dirs.values()), jobs) if run_dirs else {}
+    results = []
+    for recipe in recipes:
+        first = trained[str(recipe)]
+        result = SmokeResult(recipe.stem, not first["stage"], first["seconds"], first["stage"], first["message"])
+        second = finished.get(run_dirs.get(str(recipe), ""))
+        if second is not None:
+            result.seconds += second["seconds"]
+            if second["stage"]:
+                result.ok, result.stage = False, "resume/eval/load"
+                result.message = second["message"]
+        results.append(result)
+    report = get_reporter()
+    for r in results:
+        line = f"{'ok  ' if r.ok else 'FAIL'}  {r.recipe:<32} {r.seconds:6.1f} s"
+        report.info(line if r.ok else f"{line}  [{r.stage}] {r.message}")
+    return results
+
+
 if __name__ == "__main__":
-    _child(sys.argv[1:])
+    _worker(sys.argv[1], Path(sys.argv[2]), sys.argv[3:])
