@@ -62,3 +62,14 @@ def test_console_script_is_installed():
     assert found, "the `trainctl` console script is not installed; run `pip install -e .`"
     proc = subprocess.run([str(found), "--version"], env=cli_env(), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.startswith("trainctl ")
+
+
+def test_import_flag_lets_a_recipe_reach_a_module(tmp_path: Path):
+    (tmp_path / "mylosses.py").write_text("def my_mse(y_true, y_pred):\n    return (y_true - y_pred) ** 2\n")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text((RECIPES / "mnist_mlp.yaml").read_text()
+                      .replace("loss: SparseCategoricalCrossentropy", 'loss: {class: "mylosses:my_mse"}'))
+    proc = run_cli("validate", recipe)
+    assert proc.returncode == 2 and "imports" in proc.stderr
+    proc = run_cli("validate", recipe, "--import", "mylosses")
+    assert proc.returncode == 0, proc.stderr

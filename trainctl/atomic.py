@@ -21,6 +21,14 @@ from pathlib import Path
 from typing import Iterator
 
 
+# mkstemp creates files readable by the owner only; run-directory files should get the
+# permissions any other file would (0666 less the umask). Read once: os.umask can only
+# be read by setting it.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+_FILE_MODE = 0o666 & ~_UMASK
+
+
 def fsync_dir(path: str | os.PathLike) -> None:
     """Flush a directory entry so a rename inside it survives a power loss."""
     fd = os.open(os.fspath(path), os.O_RDONLY)
@@ -45,11 +53,14 @@ def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.tmp-", suffix=dest.suffix, dir=dest.parent)
+    # Keras dispatches on the whole ending (`x.weights.h5` vs `x.h5`), so keep it.
+    suffix = ".weights.h5" if dest.name.endswith(".weights.h5") else dest.suffix
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.tmp-", suffix=suffix, dir=dest.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, _FILE_MODE)
         with open(tmp_path, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp_path, dest)

@@ -66,3 +66,15 @@ def test_weights_equal_hand_written_keras(mnist_run: Path):
     ours_history = json.loads((mnist_run / "history.json").read_text())
     for key, values in history.history.items():
         assert ours_history[key] == values, key
+
+
+def test_eval_on_a_file_and_on_another_split(mnist_run: Path, tmp_path: Path):
+    with np.load(REPO / "trainctl" / "data" / "mnist.npz") as f:
+        np.savez(tmp_path / "some.npz", x=f["x_test"][:500], y=f["y_test"][:500])
+    on_file = json.loads(run_cli("eval", mnist_run, "--data", tmp_path / "some.npz", "--json", check=True).stdout)
+    assert on_file["sparse_categorical_accuracy"] >= 0.9
+    validation = json.loads(run_cli("eval", mnist_run, "--split", "validation", "--json", check=True).stdout)
+    history = json.loads((mnist_run / "history.json").read_text())
+    assert validation["loss"] == pytest.approx(history["val_loss"][-1], rel=1e-5)
+    proc = run_cli("eval", mnist_run, "--data", tmp_path / "missing.npz")
+    assert proc.returncode == 2 and "not found" in proc.stderr and "Traceback" not in proc.stderr

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from trainctl.compile.objects import Builder
+from trainctl.recipe.compiling import is_per_output
 
 
-def _losses(builder: Builder, loss, path):
+def _output_names(model) -> tuple[str, ...] | None:
+    try:
+        return tuple(model.output_names)
+    except (AttributeError, ValueError):  # a subclassed model not yet called
+        return None
+
+
+def _losses(builder: Builder, loss, path, outputs):
     if isinstance(loss, list):
         return [None if item is None else builder.build(item, "loss", path + (i,)) for i, item in enumerate(loss)]
-    if isinstance(loss, dict) and not _is_ref(loss):
+    # Same rule as validation, so `{output: loss}` and `{LossClass: {args}}` are told apart alike.
+    if isinstance(loss, dict) and is_per_output(loss, "losses", outputs):
         return {k: None if v is None else builder.build(v, "loss", path + (k,)) for k, v in loss.items()}
     return None if loss is None else builder.build(loss, "loss", path)
 
@@ -16,8 +25,9 @@ def _losses(builder: Builder, loss, path):
 def _metrics(builder: Builder, metrics, path):
     if metrics is None:
         return None
-    if isinstance(metrics, list):
-        return [builder.build(m, "metric", path + (i,)) for i, m in enumerate(metrics)]
+    if isinstance(metrics, list):  # one list for all outputs, or one list per output
+        return [[builder.build(m, "metric", path + (i, j)) for j, m in enumerate(ms)] if isinstance(ms, list)
+                else builder.build(ms, "metric", path + (i,)) for i, ms in enumerate(metrics)]
     out = {}
     for output, ms in metrics.items():
         if isinstance(ms, list):
@@ -25,16 +35,6 @@ def _metrics(builder: Builder, metrics, path):
         else:
             out[output] = builder.build(ms, "metric", path + (output,))
     return out
-
-
-def _is_ref(value) -> bool:
-    """A mapping that is one component reference rather than `{output: loss}`."""
-    if "class" in value and set(value) <= {"class", "args"}:
-        return True
-    if len(value) == 1:
-        (key, inner), = value.items()
-        return isinstance(key, str) and key[:1].isupper() and (inner is None or isinstance(inner, dict))
-    return False
 
 
 def compile_model(model, loaded, builder: Builder, steps_per_execution: int | None = None) -> None:
@@ -50,7 +50,7 @@ def compile_model(model, loaded, builder: Builder, steps_per_execution: int | No
     path = ("compile",)
     kwargs = dict(
         optimizer=builder.build(c.optimizer, "optimizer", path + ("optimizer",)),
-        loss=_losses(builder, c.loss, path + ("loss",)),
+        loss=_losses(builder, c.loss, path + ("loss",), _output_names(model)),
         loss_weights=c.loss_weights,
         metrics=_metrics(builder, c.metrics, path + ("metrics",)),
         weighted_metrics=_metrics(builder, c.weighted_metrics, path + ("weighted_metrics",)),

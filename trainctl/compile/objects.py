@@ -20,9 +20,14 @@ from typing import Any
 from trainctl.backend import keras
 from trainctl.compile.imports import resolve
 from trainctl.errors import RecipeInvalid
+from trainctl.recipe.names import keras_names
 
 # Where a Keras name of each kind lives. Strings that are not class names (`mse`,
 # `accuracy`, `rmsprop`) pass through to Keras, which resolves its own aliases.
+# The name-list category (trainctl/recipe/keras_names.json) of each kind.
+CATEGORY = {"layer": "layers", "loss": "losses", "metric": "metrics", "optimizer": "optimizers",
+            "callback": "callbacks", "schedule": "schedules"}
+
 NAMESPACES = {
     "layer": keras.layers,
     "loss": keras.losses,
@@ -45,7 +50,8 @@ class Builder:
         return RecipeInvalid([self.doc.error(path, message, hint)])
 
     def keras_class(self, kind: str, name: str, path: tuple) -> Any:
-        obj = getattr(NAMESPACES[kind], name, None)
+        # `{adam: {...}}` builds Adam: the shipped name list maps aliases to classes.
+        obj = getattr(NAMESPACES[kind], keras_names()[CATEGORY[kind]].class_for(name) or name, None)
         if not inspect.isclass(obj):
             raise self.fail(path, f"unknown {kind} {name!r}", "run `trainctl validate` for suggestions")
         return obj

@@ -118,6 +118,8 @@ def load_splits(loaded, model, resolve) -> Splits:
         if not isinstance(arrays, dict):
             out[split] = Split(dataset=arrays)
             continue
+        if spec.limit is not None:
+            arrays = {k: v[: spec.limit] for k, v in arrays.items()}
         for key, steps in spec.transforms.items():
             if key in arrays:
                 try:
@@ -125,7 +127,10 @@ def load_splits(loaded, model, resolve) -> Splits:
                 except (ValueError, TypeError) as exc:
                     raise RecipeInvalid([doc.error(("data", "transforms", key), f"{key}: {exc}")]) from None
         x = _select(arrays, spec.x, list(inputs), "x", "inputs", fail)
-        y = _select(arrays, spec.y, list(outputs), "y", "outputs", fail) if (spec.y or outputs or "y" in arrays) else None
+        # No `y` and no array named like the outputs or `y`: a model that computes its own
+        # loss from its inputs (the guide's LogisticEndpoint) trains without targets.
+        has_targets = spec.y is not None or "y" in arrays or (outputs and all(o in arrays for o in outputs))
+        y = _select(arrays, spec.y, list(outputs), "y", "outputs", fail) if has_targets else None
         sw = arrays[spec.sample_weight] if spec.sample_weight else None
         _check_shapes(x, inputs, fail)
         out[split] = Split(x=x, y=y, sample_weight=sw)

@@ -52,8 +52,9 @@ def _panels(history: dict[str, list[Any]]) -> list[tuple[str, list[str]]]:
             names.append(base)
     names.sort(key=lambda n: (n != "loss", n))
     panels = [(n, [k for k in (n, f"val_{n}") if k in history]) for n in names]
-    panels += [("learning rate", [k]) for k in ("lr", "learning_rate") if k in history]
-    return panels
+    # `lr` (trainctl's column) and `learning_rate` (logged by ReduceLROnPlateau) are one quantity.
+    lr = next((k for k in ("lr", "learning_rate") if k in history), None)
+    return panels + ([("learning rate", [lr])] if lr else [])
 
 
 def plot_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None) -> Path:

@@ -62,11 +62,18 @@ def _validate(doc: Document, base_dir: Path) -> LoadedRecipe:
     return loaded
 
 
-def load_recipe(path: str | Path, overrides: list[str] | None = None) -> LoadedRecipe:
-    """Load, override and validate a recipe file; raises `RecipeInvalid` with every problem found."""
+def load_recipe(path: str | Path, overrides: list[str] | None = None, imports: list[str] | None = None) -> LoadedRecipe:
+    """Load, override and validate a recipe file; raises `RecipeInvalid` with every problem found.
+
+    `imports` (the CLI's `--import`) adds modules to the recipe's `imports:` list.
+    """
     doc = load_document(path)
     if overrides:
         apply_overrides(doc, overrides)
+    if imports and isinstance(doc.data, dict):
+        listed = doc.data.get("imports")
+        doc.data["imports"] = (listed if isinstance(listed, list) else []) + [m for m in imports
+                                                                             if m not in (listed or [])]
     return _validate(doc, Path(path).resolve().parent)
 
 

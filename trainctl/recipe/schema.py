@@ -72,13 +72,15 @@ class CsvSource(_SourceBase):
         Field(description="Arrays to make: `{name: column}` or `{name: [columns stacked as features]}`. "
                           "Default: one array per column."),
     ] = None
-    delimiter: str = ","
+    delimiter: Annotated[str, Field(description="The column separator, one character.")] = ","
     dtype: Annotated[str, Field(description="dtype of numeric columns.")] = "float32"
 
 
 class SyntheticArray(_Strict):
+    """One random array of a `synthetic` source."""
+
     shape: Annotated[list[int], Field(description="Per-sample shape (without the batch dimension).")]
-    dtype: str = "float32"
+    dtype: Annotated[str, Field(description="numpy dtype of the array.")] = "float32"
     integers: Annotated[
         int | None, Field(description="Draw integers in `[0, integers)` (class labels) instead of uniform floats.")
     ] = None
@@ -103,7 +105,9 @@ class PythonSource(_SourceBase):
 
     source: Literal["python"]
     function: Annotated[str, Field(description="`module:function`.")]
-    args: dict[str, Any] = Field(default_factory=dict)
+    args: Annotated[dict[str, Any], Field(description="Keyword arguments of the function.")] = Field(
+        default_factory=dict
+    )
 
 
 Source = Annotated[
@@ -115,7 +119,7 @@ Source = Annotated[
 class DataSpec(_Strict):
     """Where the arrays come from, and which array feeds which model input and output."""
 
-    train: Source
+    train: Annotated[Source, Field(description="Training data (`fit(x, y)`).")]
     validation: Annotated[
         Source | None, Field(description="Validation data (`fit(validation_data=...)`); or use `train.validation_split`.")
     ] = None
@@ -131,6 +135,10 @@ class DataSpec(_Strict):
                           "Default: keys named like the outputs, else `y`."),
     ] = None
     sample_weight: Annotated[str | None, Field(description="Array key holding per-sample weights.")] = None
+    limit: Annotated[
+        int | None,
+        Field(gt=0, description="Use only the first N samples of every split (smoke runs, quick experiments)."),
+    ] = None
     transforms: Annotated[
         dict[str, list[dict[str, Any]]],
         Field(description="Per array key, steps applied in order to every split: `reshape: [784]`, `flatten: true`, "
@@ -144,10 +152,10 @@ class DataSpec(_Strict):
 class InputSpec(_Strict):
     """`keras.Input(shape=..., dtype=..., name=<key>)`."""
 
-    shape: list[Union[int, None]]
-    dtype: str | None = None
-    sparse: bool | None = None
-    batch_size: int | None = None
+    shape: Annotated[list[Union[int, None]], Field(description="Per-sample shape; `null` for a variable dimension.")]
+    dtype: Annotated[str | None, Field(description="Keras dtype, e.g. `float32`. Default: Keras's float type.")] = None
+    sparse: Annotated[bool | None, Field(description="Whether the input is a sparse tensor.")] = None
+    batch_size: Annotated[int | None, Field(description="A fixed batch size, if the model needs one.")] = None
 
 
 class LayerSpec(BaseModel):
@@ -203,20 +211,29 @@ class CompileSpec(_Strict):
         Union[Ref, list[LossRef], dict[str, LossRef], None],
         Field(description="One loss, a list (one per output), or `{output: loss}`; `null` for an output without loss."),
     ] = None
-    loss_weights: Union[list[float], dict[str, float], None] = None
-    metrics: Annotated[
-        Union[list[Ref], dict[str, Union[Ref, list[Ref]]], None],
-        Field(description="A list, or `{output: [metrics]}`."),
+    loss_weights: Annotated[
+        Union[list[float], dict[str, float], None],
+        Field(description="Scale each output's loss: a list (one per output) or `{output: weight}`."),
     ] = None
-    weighted_metrics: Union[list[Ref], dict[str, Union[Ref, list[Ref]]], None] = None
+    metrics: Annotated[
+        Union[list[Union[Ref, list[Ref]]], dict[str, Union[Ref, list[Ref]]], None],
+        Field(description="A list; a list of lists (one list per output, in output order); "
+                          "or `{output: [metrics]}`."),
+    ] = None
+    weighted_metrics: Annotated[
+        Union[list[Union[Ref, list[Ref]]], dict[str, Union[Ref, list[Ref]]], None],
+        Field(description="Metrics weighted by `data.sample_weight` or `train.class_weight`; forms as `metrics`."),
+    ] = None
     steps_per_execution: Annotated[
         Union[Literal["auto"], Annotated[int, Field(ge=1)]],
         Field(description="Training steps per call of the train function. `auto` (default): as many as the "
                           "checkpoint, logging and callback granularity allow, with results identical to 1; "
                           "1 when a recipe callback hooks every batch. An integer is used as given."),
     ] = "auto"
-    jit_compile: Union[bool, Literal["auto"]] = "auto"
-    run_eagerly: bool = False
+    jit_compile: Annotated[
+        Union[bool, Literal["auto"]], Field(description="Compile the train step with XLA (`auto`: when possible).")
+    ] = "auto"
+    run_eagerly: Annotated[bool, Field(description="Run the train step eagerly, for debugging (slow).")] = False
 
 
 # ---------------------------------------------------------------------------- train
@@ -225,14 +242,24 @@ class CompileSpec(_Strict):
 class TrainSpec(_Strict):
     """Arguments of `model.fit(...)`."""
 
-    epochs: Annotated[int, Field(ge=1)] = 1
-    batch_size: Annotated[int | None, Field(ge=1)] = 32
-    shuffle: Union[bool, Literal["batch"]] = True
-    validation_split: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
-    validation_freq: Annotated[int, Field(ge=1)] = 1
-    validation_batch_size: Annotated[int | None, Field(ge=1)] = None
-    steps_per_epoch: Annotated[int | None, Field(ge=1)] = None
-    validation_steps: Annotated[int | None, Field(ge=1)] = None
+    epochs: Annotated[int, Field(ge=1, description="Number of epochs to train for.")] = 1
+    batch_size: Annotated[int | None, Field(ge=1, description="Samples per training step.")] = 32
+    shuffle: Annotated[
+        Union[bool, Literal["batch"]], Field(description="Shuffle the training data every epoch (seeded).")
+    ] = True
+    validation_split: Annotated[
+        float, Field(ge=0.0, lt=1.0, description="Fraction of the training data held out for validation.")
+    ] = 0.0
+    validation_freq: Annotated[int, Field(ge=1, description="Validate every N epochs.")] = 1
+    validation_batch_size: Annotated[
+        int | None, Field(ge=1, description="Batch size for validation. Default: `batch_size`.")
+    ] = None
+    steps_per_epoch: Annotated[
+        int | None, Field(ge=1, description="Training steps per epoch. Default: the whole training set.")
+    ] = None
+    validation_steps: Annotated[
+        int | None, Field(ge=1, description="Validation steps. Default: the whole validation set.")
+    ] = None
     class_weight: Annotated[dict[int, float] | None, Field(description="`{class_index: weight}`.")] = None
     drop_remainder: Annotated[
         bool,
@@ -240,7 +267,7 @@ class TrainSpec(_Strict):
                           "instead of two, but the samples that would have filled it are not trained on in that "
                           "epoch, so results differ from `model.fit`."),
     ] = False
-    initial_epoch: Annotated[int, Field(ge=0)] = 0
+    initial_epoch: Annotated[int, Field(ge=0, description="Epoch to start counting from.")] = 0
 
 
 # ------------------------------------------------------------------ run directory
@@ -249,7 +276,7 @@ class TrainSpec(_Strict):
 class CheckpointSpec(_Strict):
     """Resumable checkpoints in `RUN_DIR/ckpt/`."""
 
-    enabled: bool = True
+    enabled: Annotated[bool, Field(description="Write checkpoints (a run without them cannot resume).")] = True
     every_epochs: Annotated[int, Field(ge=1, description="Save at the end of every N-th epoch.")] = 1
     every_steps: Annotated[int | None, Field(ge=1, description="Also save every N training steps.")] = None
     keep: Annotated[int, Field(ge=1, description="How many checkpoints to keep.")] = 3
@@ -258,14 +285,21 @@ class CheckpointSpec(_Strict):
 class TensorBoardSpec(_Strict):
     """Event files in `RUN_DIR/events/`, written without TensorFlow."""
 
-    update_freq: Union[Literal["epoch"], Annotated[int, Field(ge=1)]] = "epoch"
-    histogram_freq: Annotated[int, Field(ge=0)] = 0
+    update_freq: Annotated[
+        Union[Literal["epoch"], Annotated[int, Field(ge=1)]],
+        Field(description="Write scalars every epoch, or every N training steps."),
+    ] = "epoch"
+    histogram_freq: Annotated[
+        int, Field(ge=0, description="Write weight histograms every N epochs (0: never).")
+    ] = 0
 
 
 class LogsSpec(_Strict):
     """What the run writes besides the model and checkpoints."""
 
-    tensorboard: Union[bool, TensorBoardSpec] = True
+    tensorboard: Annotated[
+        Union[bool, TensorBoardSpec], Field(description="TensorBoard event files: `true`, `false`, or settings.")
+    ] = True
     per_batch: Annotated[bool, Field(description="Also write per-batch rows to metrics.jsonl.")] = False
     plot: Annotated[bool, Field(description="Write plots/curves.png at the end of the run.")] = True
     monitor: Annotated[
@@ -280,7 +314,7 @@ class Recipe(_Strict):
     """A whole training job."""
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Names the run directory.")]
-    description: str | None = None
+    description: Annotated[str | None, Field(description="A line saying what the recipe trains.")] = None
     seed: Annotated[int, Field(ge=0, description="`keras.utils.set_random_seed(seed)`; derives every RNG.")] = 0
     imports: Annotated[
         list[str],

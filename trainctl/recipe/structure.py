@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from trainctl.errors import RecipeError
+from trainctl.recipe.context import describe
 from trainctl.recipe.loader import Document
 
 
@@ -106,18 +107,6 @@ _TYPE_WORDS = {
 }
 
 
-def _describe(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"{str(value).lower()} (a boolean)"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return f"{value!r} ({type(value).__name__})"
-
-
 def structure_errors(exc: ValidationError, doc: Document, root: type[BaseModel]) -> list[RecipeError]:
     """One `RecipeError` per distinct problem in `exc`, positioned in `doc`."""
     grouped: dict[tuple, list[dict]] = {}
@@ -157,12 +146,12 @@ def structure_errors(exc: ValidationError, doc: Document, root: type[BaseModel])
             if word and word not in words:
                 words.append(word)
         if len(errs) > 1 and words and len(words) == len([e for e in errs if e["type"] in _TYPE_WORDS]):
-            out.append(doc.error(path, f"expected {' or '.join(words)}, got {_describe(value)}"))
+            out.append(doc.error(path, f"expected {' or '.join(words)}, got {describe(value)}"))
             continue
         seen = set()
         for e in errs:
             word = _TYPE_WORDS.get(e["type"])
-            msg = f"expected {word}, got {_describe(value)}" if word else f"{e['msg']}, got {_describe(e.get('input'))}"
+            msg = f"expected {word}, got {describe(value)}" if word else f"{e['msg']}, got {describe(e.get('input'))}"
             if msg not in seen:
                 seen.add(msg)
                 out.append(doc.error(path, msg))

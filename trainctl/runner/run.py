@@ -14,7 +14,7 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
+import concurrent.futures
 import dataclasses
 import math
 import os
@@ -66,7 +66,13 @@ _KILL_AT_STEP = int(os.environ["TRAINCTL_TEST_KILL_AT_STEP"]) if os.environ.get(
 
 
 class Checkpointer:
-    """Decides when to checkpoint, and writes checkpoints through the `CheckpointStore`."""
+    """Decides when to checkpoint, and writes checkpoints through the `CheckpointStore`.
+
+    The state is captured on the training thread (it must be: the variables change with
+    the next step); writing, fsyncing and pruning happen on one background thread while
+    training goes on. A save waits for the previous write, and `flush` (at every exit
+    from training) waits for the last, so no write is lost or reordered.
+    """
 
     def __init__(self, loaded, run_dir: RunDir, signals: _Signals, metrics_files):
         from trainctl.checkpoint import CheckpointStore
@@ -79,9 +85,10 @@ class Checkpointer:
         self.store = CheckpointStore(run_dir.ckpt, keep=self.spec.keep)
         self.stateful: list = []  # callbacks whose state is saved (set by the runner)
         self.last_saved_step: int | None = None
-        self.last_path: Path | None = None
+        self._writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
+        self._pending: concurrent.futures.Future | None = None
 
-    def save(self, loop) -> Path:
+    def save(self, loop) -> None:
         from trainctl.checkpoint import capture
 
         loop.sync()
@@ -90,46 +97,54 @@ class Checkpointer:
                         extra={"metrics_rows": list(self.metrics_files.rows) if self.metrics_files else []})
         meta = {"epoch": pos.epoch, "step": pos.step, "global_step": pos.global_step,
                 "recipe_sha256": self.recipe_sha256, "time": now()}
-        self.last_path = self.store.save(state, pos.global_step, meta)
+        self.flush()
+        self._pending = self._writer.submit(self.store.save, state, pos.global_step, meta)
         self.last_saved_step = pos.global_step
-        return self.last_path
+
+    def flush(self) -> None:
+        """Wait for the checkpoint being written; a failed write raises here."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def close(self) -> None:
+        self.flush()
+        self._writer.shutdown()
 
     def on_step(self, loop) -> None:
         every = self.spec.every_steps
         pos = loop.position
         if _KILL_AT_STEP is not None and pos.global_step >= _KILL_AT_STEP:
             os.kill(os.getpid(), signal.SIGKILL)
-        if self.spec.enabled and every and pos.global_step // every > (pos.global_step - _executed(loop)) // every:
+        if self.spec.enabled and every and pos.global_step // every > (pos.global_step - loop.executed) // every:
             self.save(loop)
         if self.signals.received is not None:
             self.interrupt(loop)
 
     def on_epoch_end(self, loop) -> None:
         pos = loop.position
+        # Saved even when a step checkpoint has this global step: the epoch-end callbacks
+        # have changed the state since (that checkpoint is replaced).
         if self.spec.enabled and (pos.epoch % self.spec.every_epochs == 0 or pos.stopped
                                   or pos.epoch == loop.spec.epochs):
-            if self.last_saved_step != pos.global_step or pos.step == 0:
-                self.save(loop)
+            self.save(loop)
         if self.signals.received is not None:
             self.interrupt(loop)
 
     def interrupt(self, loop) -> None:
         signum = self.signals.received
         name = "SIGTERM" if signum == signal.SIGTERM else "SIGINT"
-        where = "without a checkpoint (checkpoints are disabled)"
+        step = loop.position.global_step
         if self.spec.enabled:
-            if self.last_saved_step != loop.position.global_step:
+            if self.last_saved_step != step:
                 self.save(loop)
-            where = f"after saving a checkpoint at step {loop.position.global_step}"
-        self.run_dir.add_event("interrupted", signal=name, global_step=loop.position.global_step)
-        raise Interrupted(
-            f"{name} received: stopped {where}. Continue with: trainctl resume {self.run_dir.path}",
-            EXIT_SIGTERM if signum == signal.SIGTERM else EXIT_SIGINT,
-        )
-
-
-def _executed(loop) -> int:
-    return loop.executed
+            self.flush()
+            message = (f"{name} received: stopped after saving a checkpoint at step {step}. "
+                       f"Continue with: trainctl resume {self.run_dir.path}")
+        else:
+            message = f"{name} received: stopped at step {step}; checkpoints are disabled, so it cannot resume"
+        self.run_dir.add_event("interrupted", signal=name, global_step=step)
+        raise Interrupted(message, EXIT_SIGTERM if signum == signal.SIGTERM else EXIT_SIGINT)
 
 
 class NaNGuard(keras.callbacks.Callback):
@@ -167,10 +182,10 @@ class NaNGuard(keras.callbacks.Callback):
         )
 
 
-def _logging_callbacks(loaded, run_dir: RunDir, position, state, num_batches):
+def _logging_callbacks(loaded, run_dir: RunDir, position, state):
     from trainctl.logs.progress import ConsoleProgress
     from trainctl.logs.files import MetricsFiles
-    from trainctl.compile.callbacks import has_callback
+    from trainctl.compile.callbacks import tensorboard_args
 
     logs = loaded.spec.logs
     rows = state.extra.get("metrics_rows", []) if state is not None else []
@@ -180,18 +195,12 @@ def _logging_callbacks(loaded, run_dir: RunDir, position, state, num_batches):
                                else "loss")
     console = ConsoleProgress(monitor=monitor, start_step=position.step, history_rows=rows)
     out = [files, console]
-    if logs.tensorboard and not has_callback(loaded, "TensorBoard"):
+    tb = tensorboard_args(loaded, run_dir.path)
+    if tb is not None:
         from trainctl.logs.tensorboard import TensorBoardWriter
 
-        tb = logs.tensorboard if not isinstance(logs.tensorboard, bool) else None
-        out.append(TensorBoardWriter(
-            run_dir.events,
-            update_freq=tb.update_freq if tb else "epoch",
-            histogram_freq=tb.histogram_freq if tb else 0,
-            initial_epoch=position.epoch,
-            initial_global_step=position.global_step,
-            start_step=position.step,
-        ))
+        out.append(TensorBoardWriter(**tb, initial_epoch=position.epoch, initial_global_step=position.global_step,
+                                     start_step=position.step))
     return files, out
 
 
@@ -223,7 +232,7 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
     user_callbacks = build_callbacks(loaded, builder, run_dir.path)
     history = keras.callbacks.History()
     position = Position.from_dict(state.position) if state is not None else Position(epoch=loaded.spec.train.initial_epoch)
-    files, log_callbacks = _logging_callbacks(loaded, run_dir, position, state, None)
+    files, log_callbacks = _logging_callbacks(loaded, run_dir, position, state)
     guard = NaNGuard()
     ckpt = loaded.spec.checkpoint
     plan = plan_execution(loaded.spec.compile.steps_per_execution,
@@ -262,6 +271,7 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
             run_dir.update_manifest(status="interrupted", ended=now(), exit_code=exc.exit_code)
             raise
         finally:
+            checkpointer.close()
             for callback in log_callbacks:
                 getattr(callback, "close", lambda: None)()
         # Still inside the signal guard: a SIGTERM now waits for the model to be saved.

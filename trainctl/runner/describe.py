@@ -1,0 +1,35 @@
+"""`trainctl summary`: the recipe's model as Keras describes it, without training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trainctl.errors import TrainctlError
+
+
+def describe_model(loaded, plot_to: Path | None = None) -> str:
+    """`model.summary()` text of the recipe's model; with `plot_to`, also `keras.utils.plot_model`.
+
+    Example:
+
+        >>> print(describe_model(load_recipe("recipes/mnist_mlp.yaml")))
+        Model: "functional"
+        ...
+    """
+    from trainctl.backend import keras
+    from trainctl.compile import build_compiled_model
+
+    keras.utils.set_random_seed(loaded.spec.seed)
+    model, _ = build_compiled_model(loaded)
+    if not model.built:
+        raise TrainctlError("the model is not built before its first call (a subclassed model): "
+                            "add `model.input_shape` to the recipe to summarize it")
+    lines: list[str] = []
+    model.summary(print_fn=lambda text, **_: lines.append(text))
+    if plot_to is not None:
+        try:
+            keras.utils.plot_model(model, to_file=str(plot_to), show_shapes=True, show_layer_names=True)
+        except (ImportError, OSError) as exc:
+            raise TrainctlError(f"cannot draw the model: {exc} Drawing also needs "
+                                "graphviz (e.g. `apt-get install graphviz`); or leave out --plot") from None
+    return "\n".join(lines)
