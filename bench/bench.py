@@ -248,8 +248,11 @@ def bench_train(rounds: int, epochs: int, samples: int | None, work: Path) -> di
 # ---------------------------------------------------------------------- first step
 
 
-def partial_batch_compile(cached: bool) -> float:
-    """Seconds the first step on a smaller last batch takes beyond a warm step (Keras compiles it anew)."""
+def partial_batch_compile() -> float:
+    """Seconds the first step on a smaller last batch takes beyond a warm step (Keras compiles it anew).
+
+    Run in a fresh process (`_partial_batch`): JAX keeps what it compiled for the process.
+    """
     import jax
     import keras
 
@@ -264,18 +267,20 @@ def partial_batch_compile(cached: bool) -> float:
             jax.block_until_ready(logs)
             self.times.append(time.perf_counter() - self.start)
 
+    enable_compile_cache()
     (x, y), _ = load_mnist(validation=False, samples=64 * 3 + 16)  # three full batches, then 16 samples
     clock = BatchClock()
     clock.times = []
-    if cached:
-        enable_compile_cache()
-    else:
-        jax.config.update("jax_enable_compilation_cache", False)
-    try:
-        build_model().fit(x, y, batch_size=64, epochs=1, shuffle=False, verbose=0, callbacks=[clock])
-    finally:
-        enable_compile_cache()
+    build_model().fit(x, y, batch_size=64, epochs=1, shuffle=False, verbose=0, callbacks=[clock])
     return clock.times[-1] - _median(clock.times[1:-1])
+
+
+def _partial_batch(cache: Path) -> float:
+    code = "import bench; print(bench.partial_batch_compile())"
+    proc = subprocess.run([sys.executable, "-c", code], env=_env(TRAINCTL_COMPILE_CACHE=str(cache),
+                                                                  PYTHONPATH=f"{REPO}{os.pathsep}{BENCH}"),
+                          cwd=REPO, text=True, capture_output=True, check=True)
+    return float(proc.stdout.strip().splitlines()[-1])
 
 
 def bench_first_step(pairs: int, work: Path, samples: int | None) -> dict:
@@ -290,8 +295,8 @@ def bench_first_step(pairs: int, work: Path, samples: int | None) -> dict:
             times.append(_timed(cmd, env, expect=-signal.SIGKILL)[0])
     return {"first_run": _spread(first), "second_run": _spread(second),
             "ratio": _median(second) / _median(first),
-            "partial_batch_compile_s": {"cold": partial_batch_compile(cached=False),
-                                        "cached": [partial_batch_compile(cached=True) for _ in range(2)][-1]},
+            "partial_batch_compile_s": {"cold": _partial_batch(work / "partial-batch-cache"),
+                                        "cached": _partial_batch(work / "partial-batch-cache")},
             "cache_entries": len(list((work / "first-step-cache-0").iterdir()))}
 
 
