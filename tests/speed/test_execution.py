@@ -50,14 +50,17 @@ def reference(tmp_path_factory) -> Path:
     ("checkpoint.every_steps=null",),  # auto, executions as long as an epoch allows
     ("compile.steps_per_execution=7",),  # explicit, dividing neither the epoch nor the checkpoint period
 ], ids=["auto", "auto-epoch-long", "explicit-7"])
-def test_steps_per_execution_gives_the_same_run(reference, tmp_path, overrides):
+def test_steps_per_execution_gives_the_same_run(reference, tmp_path, overrides, request):
     run_dir = _train(tmp_path / "run", *overrides)
     ours, ref = _state(run_dir), _state(reference)
     for a, b in zip(ours[0] + ours[1], ref[0] + ref[1]):
         np.testing.assert_array_equal(a, b)
     assert ours[2:] == ref[2:]
     assert _manifest(run_dir)["global_step"] == _manifest(reference)["global_step"]
-    assert _manifest(run_dir)["steps_per_execution"]["max_steps"] == (7 if overrides and "7" in overrides[0] else 64)
+    plan = _manifest(run_dir)["steps_per_execution"]
+    expected = {"auto": (10, "on"), "auto-epoch-long": (32, "on"),  # fused, as long as boundaries or epochs allow
+                "explicit-7": (7, "off: compile.steps_per_execution is a number")}
+    assert (plan["max_steps"], plan["fused"]) == expected[request.node.callspec.id]
 
 
 def test_checkpoints_and_batch_rows_land_on_their_steps(tmp_path):
@@ -66,7 +69,7 @@ def test_checkpoints_and_batch_rows_land_on_their_steps(tmp_path):
     steps = sorted(int(p.name) for p in (run_dir / "ckpt").iterdir() if p.name.isdigit())
     assert steps == [8, 16, 24, 32, 40, 48, 56, 64]  # 32 steps an epoch: every 8th, and the epoch ends
     plan = _manifest(run_dir)["steps_per_execution"]
-    assert plan["max_steps"] == 64 and plan["boundaries"] == [8]
+    assert plan["max_steps"] == 8 and plan["boundaries"] == [8]
 
 
 def test_per_batch_logs_need_every_step(tmp_path):

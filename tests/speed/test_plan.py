@@ -50,6 +50,12 @@ def test_adaptive_size_follows_the_measured_step_time():
     assert plan.size(11, 100) == 64
 
 
+def test_periods_that_allow_it_give_executions_of_one_length(tmp_path):
+    assert plan_execution("auto", _ours(tmp_path), every_steps=100).max_steps == 50
+    assert plan_execution("auto", _ours(tmp_path, update_freq=40), every_steps=1000).max_steps == 40
+    assert plan_execution("auto", _ours(tmp_path), every_steps=97).max_steps == AUTO_MAX_STEPS  # 1 is too short
+
+
 def test_every_step_logs_mean_one_step(tmp_path):
     assert plan_execution("auto", _ours(tmp_path, per_batch=True)).max_steps == 1
     assert plan_execution("auto", _ours(tmp_path, update_freq=1)).max_steps == 1

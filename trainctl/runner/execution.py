@@ -3,12 +3,15 @@
 In Keras's JAX trainer, `steps_per_execution: N` calls the same jitted train step N
 times in a row before returning to the loop, so the weights are bit for bit those of
 N = 1; what N saves is the per-step work of the loop around it: callbacks, reading the
-logs, checkpoint checks. What N changes is how often callbacks see the model, so
+logs, checkpoint checks (and with `auto`, executions can be fused into one call:
+`trainctl.runner.fused`). What N changes is how often callbacks see the model, so
 `auto` picks N from what the run needs to see:
 
 - an execution never runs past a global step at which something must happen exactly:
   a multiple of `checkpoint.every_steps`, of a TensorBoard `update_freq`, of
-  `logs.per_batch`; nor past the end of an epoch;
+  `logs.per_batch`; nor past the end of an epoch. When those periods allow it, all
+  executions between them have one length (the longest that divides them all), so
+  that each can be fused;
 - a recipe callback with batch hooks (e.g. a loss history per batch) sees every batch,
   as with `model.fit`, so `auto` is 1 then;
 - an execution lasts about `TARGET_SECONDS` at most, so that progress, Ctrl-C and
@@ -20,7 +23,7 @@ Example:
 
     >>> plan = plan_execution("auto", callbacks, every_steps=100)
     >>> plan.max_steps, plan.boundaries
-    (64, (100,))
+    (50, (100,))
     >>> plan.size(global_step=90, limit=500)  # stops at the checkpoint at step 100
     10
 """
@@ -28,11 +31,13 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from trainctl.backend import keras
 from keras.src.utils.python_utils import is_default
 
-AUTO_MAX_STEPS = 64  # beyond this the loop's own cost per step is below 1 % on CPU (docs/performance.md)
+AUTO_MAX_STEPS = 64  # longer executions gain little more (docs/performance.md)
+MIN_EVEN_STEPS = 8  # shorter even executions than this are not worth giving up longer ones for
 TARGET_SECONDS = 0.1  # longest an automatic execution should take
 
 
@@ -126,6 +131,19 @@ def plan_execution(requested, callbacks, every_steps: int | None = None, recipe_
         return ExecutionPlan(1, bounds, reason=f"auto: 1, {where}({type(per_batch[0]).__name__}) "
                                                "has batch hooks and sees every batch")
     limits = ", ".join(f"every {b} steps" for b in bounds)
-    return ExecutionPlan(AUTO_MAX_STEPS, bounds, adaptive=True,
-                         reason=f"auto: up to {AUTO_MAX_STEPS} steps or {TARGET_SECONDS:g} s"
+    steps = _even_length(bounds)
+    return ExecutionPlan(steps, bounds, adaptive=True,
+                         reason=f"auto: up to {steps} steps or {TARGET_SECONDS:g} s"
                                 + (f", ending at {limits}" if limits else ""))
+
+
+def _even_length(boundaries: tuple[int, ...]) -> int:
+    """The longest execution that divides every boundary period, if not too short; else `AUTO_MAX_STEPS`.
+
+    Executions of one length between boundaries can all be fused (`trainctl.runner.fused`).
+    """
+    if not boundaries:
+        return AUTO_MAX_STEPS
+    period = math.gcd(*boundaries)
+    length = max(d for d in range(1, min(period, AUTO_MAX_STEPS) + 1) if period % d == 0)
+    return length if length >= MIN_EVEN_STEPS else AUTO_MAX_STEPS

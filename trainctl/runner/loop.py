@@ -35,6 +35,7 @@ from keras.src.utils.python_utils import is_default
 
 from trainctl.errors import TrainctlError
 from trainctl.runner.execution import ExecutionPlan
+from trainctl.runner.fused import FusedSteps
 
 
 @dataclasses.dataclass
@@ -250,6 +251,7 @@ class Loop:
             self.validation = {"x": vx, "y": vy, "sample_weight": vsw}
         self.callbacks = None
         self.iterator = None
+        self.fused: FusedSteps | None = None
 
     def sync(self) -> None:
         """Write the JAX training state back into the Keras variables (before reading them)."""
@@ -257,15 +259,17 @@ class Loop:
 
     def run(self):
         model, spec, pos = self.model, self.spec, self.position
-        model.steps_per_execution = self.plan.max_steps  # before the train function is made
         self.iterator = it = ResumableEpochIterator(
             x=self.train["x"], y=self.train.get("y"), sample_weight=self.train.get("sample_weight"),
             batch_size=spec.batch_size, steps_per_epoch=spec.steps_per_epoch, shuffle=spec.shuffle,
-            class_weight=spec.class_weight, steps_per_execution=model.steps_per_execution,
+            class_weight=spec.class_weight, steps_per_execution=self.plan.max_steps,
         )
         it.plan = self.plan
         if spec.drop_remainder:
             it.drop_remainder()
+        if self.plan.adaptive and it.num_batches:  # an epoch-long execution, when epochs are short
+            self.plan.max_steps = min(self.plan.max_steps, it.num_batches)
+        model.steps_per_execution = self.plan.max_steps  # before the train function is made
         model._eval_epoch_iterator = None
         model._symbolic_build(iterator=it)
         it.reset()
@@ -274,6 +278,10 @@ class Loop:
             epochs=spec.epochs, steps=it.num_batches, model=model,
         )
         model.make_train_function()
+        # `auto` may fuse whole executions (checked against separate steps first); an
+        # integer from the recipe runs as Keras runs it.
+        self.fused = FusedSteps(model, self.plan.max_steps) if self.plan.adaptive else None
+        execute = self.fused or model.train_function
         model.stop_training = False
         training_logs = {}
         logs = {}
@@ -304,7 +312,7 @@ class Loop:
                                 optimizer_variables=True, metrics_variables=True, purge_model_variables=True,
                             )
                             model._jax_state_synced = False
-                        logs, state = model.train_function(state, batches)
+                        logs, state = execute(state, batches)
                         tv, ntv, ov, mv = state
                         # Keras sets this through Layer.__setattr__, whose tracking walks the
                         # state every step; nothing in it is tracked, so skip the walk.

@@ -282,8 +282,10 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
             model.save(tmp)
         if loaded.spec.logs.plot:
             _plot(run_dir)
+        fused = loop.fused.status if loop.fused else "off: compile.steps_per_execution is a number"
         run_dir.update_manifest(status="completed", ended=now(), exit_code=0,
-                                epochs_done=position.epoch, global_step=position.global_step)
+                                epochs_done=position.epoch, global_step=position.global_step,
+                                steps_per_execution={**plan.to_dict(), "fused": fused})
     report.info(f"model saved to {run_dir.model}")
     return RunResult(run_dir.path, dict(history.history), "completed")
 
