@@ -70,7 +70,7 @@ class ExecutionPlan:
         return max(n, 1)
 
     def record(self, steps: int, seconds: float) -> None:
-        """Time of the execution just run, including the callbacks after it."""
+        """How long an execution of `steps` steps took, from the end of the one before to its own end."""
         self.seconds_per_step = seconds / max(steps, 1)
 
     def to_dict(self) -> dict:

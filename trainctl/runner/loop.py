@@ -108,7 +108,9 @@ class ResumableEpochIterator(JAXEpochIterator):
                     break
                 limit = steps_per_epoch - step
                 if self._num_batches:
-                    limit = min(limit, self._num_batches - self._steps_seen)
+                    left = self._num_batches - self._steps_seen
+                    # A smaller last batch runs on its own, so the executions before it can be fused.
+                    limit = min(limit, left - 1 if left > 1 and self._partial_last_batch() else left)
                 batches = Batches(self, self.plan.size(global_step, limit))
                 yield step, batches
                 step, global_step = step + batches.taken, global_step + batches.taken
@@ -123,6 +125,10 @@ class ResumableEpochIterator(JAXEpochIterator):
                 yield step, batches
                 step, global_step = step + batches.taken, global_step + batches.taken
         self.data_adapter.on_epoch_end()
+
+    def _partial_last_batch(self) -> bool:
+        adapter = self.data_adapter
+        return isinstance(adapter, ArrayDataAdapter) and adapter.has_partial_batch
 
     def drop_remainder(self) -> None:
         """Leave out each epoch's last, partial batch (array data only)."""
@@ -268,7 +274,8 @@ class Loop:
         if spec.drop_remainder:
             it.drop_remainder()
         if self.plan.adaptive and it.num_batches:  # an epoch-long execution, when epochs are short
-            self.plan.max_steps = min(self.plan.max_steps, it.num_batches)
+            full = it.num_batches - (1 if it._partial_last_batch() and not spec.steps_per_epoch else 0)
+            self.plan.max_steps = min(self.plan.max_steps, max(full, 1))
         model.steps_per_execution = self.plan.max_steps  # before the train function is made
         model._eval_epoch_iterator = None
         model._symbolic_build(iterator=it)
@@ -301,10 +308,9 @@ class Loop:
                     for callback in self.fresh_callbacks:
                         callback.on_epoch_begin(epoch)
                 model._jax_state_synced = True
-                previous_logs = None
+                previous = None  # (logs, steps) of the execution before, and when the one before it ended
                 with it.catch_stop_iteration():
                     for begin_step, batches in it.epoch(pos.step, pos.global_step):
-                        started = time.perf_counter()
                         callbacks.on_train_batch_begin(begin_step)
                         if model._jax_state_synced:
                             state = model._get_jax_state(
@@ -328,10 +334,16 @@ class Loop:
                         pos.iterator_np_state = it.iterator_np_state
                         pos.iterator_steps = it._steps_seen
                         # The device may run one execution ahead of this loop, no further: signals
-                        # are answered, and executions timed, within an execution or two.
-                        jax.block_until_ready(previous_logs)
-                        previous_logs = logs
-                        self.plan.record(batches.taken, time.perf_counter() - started)
+                        # are answered within an execution or two. The time between the ends of
+                        # two executions is the time the later one took.
+                        if previous is not None:
+                            jax.block_until_ready(previous[0])
+                            ended = time.perf_counter()
+                            if previous[2] is not None:
+                                self.plan.record(previous[1], ended - previous[2])
+                        else:
+                            ended = None
+                        previous = (logs, batches.taken, ended)
                         if self.on_step is not None:
                             self.on_step(self)
                         if model.stop_training:
