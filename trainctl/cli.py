@@ -85,6 +85,7 @@ def run(
     resume_existing: bool = typer.Option(
         False, "--resume", help="If --out already holds this run's checkpoints, continue it (recipe unchanged)."
     ),
+    smoke: bool = typer.Option(False, "--smoke", help="One epoch on two batches of each split: a quick check."),
     imports: Optional[List[str]] = typer.Option(
         None, "--import", help="Module custom code may come from, as if listed under `imports:` (repeatable)."
     ),
@@ -93,6 +94,10 @@ def run(
     from trainctl.recipe import load_recipe
 
     loaded = load_recipe(recipe, list(overrides or []), imports)
+    if smoke:
+        from trainctl.runner.smoke import smoke_overrides
+
+        loaded = load_recipe(recipe, [*smoke_overrides(loaded), *(overrides or [])], imports)
     from trainctl.runner.run import start
 
     start(loaded, out, command=["run", str(recipe), *list(overrides or [])], resume_existing=resume_existing)
