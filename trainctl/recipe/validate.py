@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from trainctl.errors import RecipeError
+from trainctl.recipe.distribution_checks import distribution_errors
 
 
 def semantic_errors(loaded) -> list[RecipeError]:
     """Every problem the schema cannot see, as positioned errors."""
-    return []
+    return [*distribution_errors(loaded)]
