@@ -81,7 +81,7 @@ def _coordinator_option():
 
 def _num_processes_option():
     return typer.Option(None, "--num-processes", envvar="TRAINCTL_NUM_PROCESSES", min=1,
-                        help="How many processes train together (one per host or per GPU).")
+                        help="How many processes train together (usually one per host).")
 
 
 def _process_id_option():

@@ -139,8 +139,9 @@ class RecipeModelParallel(keras.distribution.ModelParallel):
         layout = self._layout_map[hits[0]]
         problem = _layout_problem(layout.axes, shape, self.device_mesh)
         if problem:
-            self.problems.append((hits[0], f"layout {hits[0]!r} {list(layout.axes)} cannot apply to variable "
-                                           f"{path!r} of shape {list(shape)}: {problem}"))
+            axes = "[" + ", ".join("null" if a is None else a for a in layout.axes) + "]"
+            self.problems.append((hits[0], f"layout {hits[0]!r} {axes} cannot apply to variable {path!r} of "
+                                           f"shape {list(shape)}: {problem}"))
             return replicated
         return layout
 
@@ -160,7 +161,11 @@ def check_model(loaded, model) -> None:
     distribution = keras.distribution.distribution()
     if isinstance(distribution, RecipeModelParallel):
         doc = loaded.document
-        errors = [doc.error(_MP + ("layout", pattern), message) for pattern, message in distribution.problems]
+        errors = []
+        for pattern in dict.fromkeys(p for p, _ in distribution.problems):  # the first problem of each pattern
+            messages = [m for p, m in distribution.problems if p == pattern]
+            more = f" (and {len(messages) - 1} more variable(s) it matches)" if len(messages) > 1 else ""
+            errors.append(doc.error(_MP + ("layout", pattern), messages[0] + more))
         paths = [v.path for v in model.variables]
         for pattern, hits in distribution.matched.items():
             if not hits:

@@ -69,6 +69,8 @@ class _Signals:
 # Test-only: SIGKILL this process once training reaches this global step, so tests can
 # kill at a chosen point of an epoch deterministically. Never set it in real runs.
 _KILL_AT_STEP = int(os.environ["TRAINCTL_TEST_KILL_AT_STEP"]) if os.environ.get("TRAINCTL_TEST_KILL_AT_STEP") else None
+# Test-only: the signal sent (once) at that step instead, e.g. SIGTERM.
+_KILL_SIGNAL = signal.Signals[os.environ.get("TRAINCTL_TEST_KILL_SIGNAL", "SIGKILL")]
 
 
 class Checkpointer:
@@ -92,6 +94,7 @@ class Checkpointer:
         self.stateful: list = []  # callbacks whose state is saved (set by the runner)
         self.last_saved_step: int | None = None
         self.last_path: Path | None = None
+        self.test_signal_sent = False
 
     def save(self, loop) -> Path:
         from trainctl.checkpoint import capture
@@ -121,8 +124,9 @@ class Checkpointer:
     def on_step(self, loop) -> None:
         every = self.spec.every_steps
         pos = loop.position
-        if _KILL_AT_STEP is not None and pos.global_step >= _KILL_AT_STEP:
-            os.kill(os.getpid(), signal.SIGKILL)
+        if _KILL_AT_STEP is not None and pos.global_step >= _KILL_AT_STEP and not self.test_signal_sent:
+            self.test_signal_sent = True
+            os.kill(os.getpid(), _KILL_SIGNAL)
         if self.spec.enabled and every and pos.global_step // every > (pos.global_step - _executed(loop)) // every:
             self.save(loop)
         if self.stop_requested(loop):
@@ -304,6 +308,12 @@ def _plot(run_dir: RunDir) -> None:
         get_reporter().warn(f"could not write plots: {exc}")
 
 
+def _join(processes: distribution.ProcessOptions | None) -> None:
+    distribution.initialize(processes)
+    if not distribution.is_main_process():
+        get_reporter().quiet = True  # process 0 reports for the run; the others print only errors
+
+
 def start(loaded, out: str | Path | None, command: list[str], resume_existing: bool = False,
           processes: distribution.ProcessOptions | None = None) -> RunResult:
     """A new run of `loaded` in `out` (default `runs/<name>-<timestamp>`).
@@ -313,7 +323,7 @@ def start(loaded, out: str | Path | None, command: list[str], resume_existing: b
     from trainctl.recipe import dump_recipe
     from trainctl.atomic import write_text
 
-    distribution.initialize(processes)
+    _join(processes)
     if out is None and distribution.process_count() > 1:
         raise TrainctlError(
             "a run over several processes needs --out: every process must use the same run directory "
@@ -349,7 +359,7 @@ def resume(path: str | Path, overrides: list[str], allow_drift: bool, new_text: 
     from trainctl.checkpoint import CheckpointStore, resolve_checkpoint
     from trainctl.runner.drift import check_drift
 
-    distribution.initialize(processes)
+    _join(processes)
     run_path, ckpt_path = resolve_checkpoint(path)
     run_dir = RunDir.open(run_path)
     loaded = check_drift(run_dir, overrides, allow_drift, new_text)
