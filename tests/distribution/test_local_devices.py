@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from tests.conftest import run_cli
+from trainctl.errors import RecipeInvalid
+from trainctl.recipe import load_recipe
 
 from .helpers import MLP, MLP_DP, MODEL_PARALLEL_2x2, SMALL, device_env, max_difference
 
@@ -30,12 +34,17 @@ def test_model_parallel_2x2_equals_one_device(single_device_run, jax_cache, tmp_
     assert max_difference(single_device_run, run_dir) <= 1e-6
 
 
-def test_a_mesh_larger_than_the_devices_is_refused(jax_cache, tmp_path):
-    proc = run_cli("run", MLP, "-o", tmp_path / "run", *SMALL, MODEL_PARALLEL_2x2, env=device_env(2, jax_cache))
-    assert proc.returncode == 2, proc.stderr
-    assert "<override 6: distribution=" in proc.stderr
-    assert "the mesh [2, 2] needs 4 devices but 2 are visible (cpu:0, cpu:1) in 1 process(es)" in proc.stderr
-    assert "xla_force_host_platform_device_count" in proc.stderr
+def test_a_mesh_larger_than_the_devices_is_refused():
+    # In this process: one CPU device, and `setup` refuses before it sets any distribution.
+    from trainctl.distribution import setup
+
+    loaded = load_recipe(MLP, [*SMALL, MODEL_PARALLEL_2x2])
+    with pytest.raises(RecipeInvalid) as info:
+        setup(loaded)
+    [error] = info.value.errors
+    assert error.file.startswith("<override 6: distribution=")
+    assert error.message == "the mesh [2, 2] needs 4 devices but the run has 1 device (cpu:0) in 1 process"
+    assert "xla_force_host_platform_device_count" in error.hint
 
 
 def test_layouts_that_cannot_apply_or_match_nothing_are_reported_together(jax_cache, tmp_path):

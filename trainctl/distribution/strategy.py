@@ -82,8 +82,7 @@ def _data_parallel(loaded, wanted, devices: list[str]):
             need = "all of them (devices: auto)" if process_count() > 1 else f"at most {len(devices)}"
             raise RecipeInvalid([loaded.document.error(
                 ("distribution", "data_parallel", "devices"),
-                f"data_parallel.devices is {wanted} but {len(devices)} devices are visible "
-                f"({_short(devices)}) in {process_count()} process(es)",
+                f"data_parallel.devices is {wanted} but the run has {_visible(devices)}",
                 f"use {need}{_CPU_HINT}")])
         devices = devices[:wanted]
     # Not auto-sharded: Keras shards only tf.data datasets; `process_local_batches` shards arrays.
@@ -95,8 +94,7 @@ def _model_parallel(loaded, spec, devices: list[str]):
     if size > len(devices) or (process_count() > 1 and size != len(devices)):
         raise RecipeInvalid([loaded.document.error(
             _MP + ("mesh", "shape"),
-            f"the mesh {spec.mesh.shape} needs {size} devices but {len(devices)} are visible "
-            f"({_short(devices)}) in {process_count()} process(es)",
+            f"the mesh {spec.mesh.shape} needs {size} devices but the run has {_visible(devices)}",
             f"make the product of the mesh shape {'equal' if process_count() > 1 else 'at most'} "
             f"{len(devices)}{_CPU_HINT}")])
     mesh = keras.distribution.DeviceMesh(tuple(spec.mesh.shape), list(spec.mesh.axis_names), devices[:size])
@@ -106,8 +104,10 @@ def _model_parallel(loaded, spec, devices: list[str]):
     return RecipeModelParallel(layout_map=layout_map, batch_dim_name=spec.batch_dim)
 
 
-def _short(devices: list[str]) -> str:
-    return ", ".join(devices) if len(devices) <= 4 else f"{devices[0]} ... {devices[-1]}"
+def _visible(devices: list[str]) -> str:
+    names = ", ".join(devices) if len(devices) <= 4 else f"{devices[0]} ... {devices[-1]}"
+    n, p = len(devices), process_count()
+    return f"{n} device{'s' if n != 1 else ''} ({names}) in {p} process{'es' if p != 1 else ''}"
 
 
 class RecipeModelParallel(keras.distribution.ModelParallel):
