@@ -25,6 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from trainctl.backend import keras
+from trainctl.distribution import process_local_batches
 from keras.src.backend.jax.trainer import JAXEpochIterator
 from keras.src.trainers.data_adapters import array_slicing, data_adapter_utils
 
@@ -165,6 +166,7 @@ class Loop:
             batch_size=spec.batch_size, steps_per_epoch=spec.steps_per_epoch, shuffle=spec.shuffle,
             class_weight=spec.class_weight, steps_per_execution=model.steps_per_execution,
         )
+        process_local_batches(it)
         model._eval_epoch_iterator = None
         model._symbolic_build(iterator=it)
         it.reset()
@@ -246,11 +248,11 @@ class Loop:
         model, spec, val = self.model, self.spec, self.validation
         batch_size = spec.validation_batch_size or spec.batch_size
         if getattr(model, "_eval_epoch_iterator", None) is None:
-            model._eval_epoch_iterator = JAXEpochIterator(
+            model._eval_epoch_iterator = process_local_batches(JAXEpochIterator(
                 x=val["x"], y=val.get("y"), sample_weight=val.get("sample_weight"),
                 batch_size=batch_size, steps_per_execution=model.steps_per_execution,
                 steps_per_epoch=spec.validation_steps, shuffle=False,
-            )
+            ))
         val_logs = model.evaluate(
             x=val["x"], y=val.get("y"), sample_weight=val.get("sample_weight"), batch_size=batch_size,
             steps=spec.validation_steps, callbacks=callbacks, return_dict=True, _use_cached_eval_dataset=True,
