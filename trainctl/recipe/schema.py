@@ -238,7 +238,11 @@ class TrainSpec(_Strict):
     """Arguments of `model.fit(...)`."""
 
     epochs: Annotated[int, Field(ge=1, description="Number of epochs to train for.")] = 1
-    batch_size: Annotated[int | None, Field(ge=1, description="Samples per training step.")] = 32
+    batch_size: Annotated[
+        int | None,
+        Field(ge=1, description="Samples per training step. `null` as in Keras: 32, or the samples divided by "
+                                "`steps_per_epoch` when that is given."),
+    ] = None
     shuffle: Annotated[
         Union[bool, Literal["batch"]], Field(description="Shuffle the training data every epoch (seeded).")
     ] = True

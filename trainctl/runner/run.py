@@ -97,6 +97,7 @@ class Checkpointer:
         self.metrics_files = metrics_files
         self.store = CheckpointStore(run_dir.ckpt, keep=self.spec.keep)
         self.stateful: list = []  # callbacks whose state is saved (set by the runner)
+        self.datasets: list = []  # PyDatasets whose get_state()/set_state() carry their own order
         self.last_saved_step: int | None = None
         self._writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
         self._pending: concurrent.futures.Future | None = None
@@ -111,7 +112,8 @@ class Checkpointer:
             with distribution.outside_distribution():
                 state = capture(loop.model, self.stateful, position=pos.to_dict(),
                                 extra={"metrics_rows": list(self.metrics_files.rows) if self.metrics_files else [],
-                                       "topology": self.topology})
+                                       "topology": self.topology,
+                                       "datasets": [dataset_state(d) for d in self.datasets]})
             meta = {"epoch": pos.epoch, "step": pos.step, "global_step": pos.global_step,
                     "recipe_sha256": self.recipe_sha256, "time": now(), "topology": self.topology}
             self.flush()
@@ -175,6 +177,21 @@ class Checkpointer:
             message = f"{name} received: stopped at step {step}; checkpoints are disabled, so it cannot resume"
         self.run_dir.add_event("interrupted", signal=name, global_step=step)
         raise Interrupted(message, EXIT_SIGTERM if signum == signal.SIGTERM else EXIT_SIGINT)
+
+
+def dataset_state(dataset):
+    """A PyDataset's own state (e.g. the epoch its shuffle order derives from), if it exposes one.
+
+    Keras calls a PyDataset's `on_epoch_end` where it may reshuffle with its own RNG;
+    trainctl cannot see that state. A dataset that defines `get_state()` (plain data) and
+    `set_state(state)` resumes exactly; one that reshuffles without them gets a warning.
+    """
+    if hasattr(dataset, "get_state") and hasattr(dataset, "set_state"):
+        return dataset.get_state()
+    if type(dataset).on_epoch_end is not keras.utils.PyDataset.on_epoch_end:
+        get_reporter().warn(f"{type(dataset).__name__} overrides on_epoch_end but has no get_state()/set_state(): "
+                            "if it reshuffles there, a resumed run may see another order")
+    return None
 
 
 class NaNGuard(keras.callbacks.Callback):
@@ -269,9 +286,13 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
     with _Signals(multi_process=distribution.process_count() > 1) as signals:
         checkpointer = Checkpointer(loaded, run_dir, signals, files, topology)
         checkpointer.stateful = [*user_callbacks, history]
+        checkpointer.datasets = [d for d in (splits.train.dataset,) if d is not None]
 
         def restore_state(loop):
             restore(state, loop.model, checkpointer.stateful)
+            for dataset, saved in zip(checkpointer.datasets, state.extra.get("datasets", [])):
+                if saved is not None:
+                    dataset.set_state(saved)
             report.info(f"resumed from {checkpoint_path} (epoch {position.epoch + 1}, step {position.step})")
 
         loop = Loop(
