@@ -59,20 +59,7 @@ def _fit_overrides(loaded) -> dict:
     return out
 
 
-# Known gap (open): recipes whose training data is an ArraySequence PyDataset over MNIST
-# drift from their reference by ~2e-3 after the smoke run's two-batch epochs and resume.
-# Strict: the day they match, these entries must go.
-PYDATASET_GAP = {
-    "mnist_dataset", "mnist_dataset_validation", "mnist_dataset_validation_steps", "mnist_sample_weight_dataset",
-    "tf2_mnist_dataset_take", "tf2_mnist_dataset_validation_steps", "tf2_mnist_sample_weight_dataset",
-}
-
-
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="PyDataset smoke/resume gap")) if n in PYDATASET_GAP
-    else n
-    for n in sorted(n for n in REFERENCES if (RECIPES / f"{n}.yaml").exists())
-])
+@pytest.mark.parametrize("name", sorted(n for n in REFERENCES if (RECIPES / f"{n}.yaml").exists()))
 def test_recipe_equals_hand_written(name, smoke_dir, tmp_path):
     import keras
 

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import random
 from typing import Any, Callable
 
 import numpy as np
@@ -38,6 +39,7 @@ class Position:
     step: int = 0  # next step of `epoch`; 0 means the epoch has not begun
     global_step: int = 0
     iterator_np_state: Any = None  # np.random state when the current data iterator began
+    iterator_py_state: Any = None  # Python `random` state then (Keras shuffles PyDataset batches with it)
     iterator_steps: int = 0  # batches taken from that iterator
     stopped: bool = False  # a callback stopped training (EarlyStopping): a resume trains no further
 
@@ -53,9 +55,13 @@ class ResumableEpochIterator(JAXEpochIterator):
     """Keras's epoch iterator that can begin an epoch at any step, reproducibly."""
 
     iterator_np_state = None
+    iterator_py_state = None
 
     def _fresh_iterator(self) -> None:
+        # Keras draws an epoch's order when its iterator starts: arrays from NumPy's
+        # global RNG, PyDataset batch indices from Python's `random`.
         self.iterator_np_state = np.random.get_state()
+        self.iterator_py_state = random.getstate()
         self._current_iterator = iter(self._get_iterator())
         self._steps_seen = 0
 
@@ -63,13 +69,16 @@ class ResumableEpochIterator(JAXEpochIterator):
         """Recreate the data iterator of `position` and skip the batches it had given."""
         if position.iterator_np_state is None:
             return
-        now = np.random.get_state()
+        now = np.random.get_state(), random.getstate()
         np.random.set_state(position.iterator_np_state)
+        if position.iterator_py_state is not None:
+            random.setstate(position.iterator_py_state)
         self._fresh_iterator()
         for _ in range(position.iterator_steps):
             next(self._current_iterator)
         self._steps_seen = position.iterator_steps
-        np.random.set_state(now)
+        np.random.set_state(now[0])
+        random.setstate(now[1])
 
     def epoch(self, start_step: int = 0):
         """Iterate one epoch from `start_step`, yielding `(begin_step, end_step, batch_iterator)`.
@@ -213,6 +222,7 @@ class Loop:
                         pos.step = end_step + 1
                         pos.global_step += end_step - begin_step + 1
                         pos.iterator_np_state = it.iterator_np_state
+                        pos.iterator_py_state = it.iterator_py_state
                         pos.iterator_steps = it._steps_seen
                         if self.on_step is not None:
                             self.on_step(self)
@@ -225,7 +235,9 @@ class Loop:
                 callbacks.on_epoch_end(epoch, epoch_logs)
                 training_logs = epoch_logs
                 pos.epoch, pos.step = epoch + 1, 0
-                pos.iterator_np_state = it.iterator_np_state if it._current_iterator is not None else None
+                fresh_next = it._current_iterator is None
+                pos.iterator_np_state = None if fresh_next else it.iterator_np_state
+                pos.iterator_py_state = None if fresh_next else it.iterator_py_state
                 pos.iterator_steps = it._steps_seen
                 pos.stopped = bool(model.stop_training)
                 if self.on_epoch_end_hook is not None:
