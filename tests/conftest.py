@@ -49,3 +49,11 @@ def start_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> s
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compile_cache(tmp_path_factory) -> Path:
+    """One JAX compilation cache for the whole session, in pytest's tmp dir, never the user's home."""
+    path = tmp_path_factory.mktemp("jax-cache")
+    os.environ["TRAINCTL_COMPILE_CACHE"] = str(path)
+    return path

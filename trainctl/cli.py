@@ -53,6 +53,20 @@ def _reporter():
     return get_reporter()
 
 
+_NO_COMPILE_CACHE = typer.Option(
+    False, "--no-compile-cache",
+    help="Compile afresh, without JAX's compilation cache (${XDG_CACHE_HOME:-~/.cache}/trainctl/jax or "
+         "$TRAINCTL_COMPILE_CACHE; TRAINCTL_COMPILE_CACHE=off does the same).",
+)
+
+
+def _compile_cache(no_compile_cache: bool) -> None:
+    if no_compile_cache:
+        from trainctl.runner.compile_cache import ENV
+
+        os.environ[ENV] = "off"
+
+
 @app.command()
 def validate(
     recipes: List[Path] = typer.Argument(..., help="Recipe files to check."),
@@ -113,8 +127,10 @@ def run(
     coordinator: Optional[str] = _coordinator_option(),
     num_processes: Optional[int] = _num_processes_option(),
     process_id: Optional[int] = _process_id_option(),
+    no_compile_cache: bool = _NO_COMPILE_CACHE,
 ) -> None:
     """Train a recipe into a run directory (model, checkpoints, logs)."""
+    _compile_cache(no_compile_cache)
     from trainctl.recipe import load_recipe
 
     loaded = load_recipe(recipe, list(overrides or []), imports)
@@ -138,8 +154,10 @@ def resume(
     coordinator: Optional[str] = _coordinator_option(),
     num_processes: Optional[int] = _num_processes_option(),
     process_id: Optional[int] = _process_id_option(),
+    no_compile_cache: bool = _NO_COMPILE_CACHE,
 ) -> None:
     """Continue an interrupted run exactly where its last checkpoint left it."""
+    _compile_cache(no_compile_cache)
     from trainctl.runner.run import resume as resume_run
 
     resume_run(path, list(overrides or []), allow_drift,
@@ -157,8 +175,10 @@ def eval_(
         None, "--set", "-s", help="Recipe override for the data, e.g. data.test.slice=[0,1000] (repeatable)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as one JSON object."),
+    no_compile_cache: bool = _NO_COMPILE_CACHE,
 ) -> None:
     """Evaluate a trained model on its recipe's test split (or another split, or a file)."""
+    _compile_cache(no_compile_cache)
     from trainctl.runner.evaluate import evaluate
 
     overrides = list(override or [])

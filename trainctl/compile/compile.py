@@ -38,8 +38,15 @@ def _metrics(builder: Builder, metrics, path):
 
 
 def compile_model(model, loaded, builder: Builder, steps_per_execution: int | None = None) -> None:
-    """`model.compile(...)` exactly as the recipe's `compile:` section says."""
+    """`model.compile(...)` exactly as the recipe's `compile:` section says.
+
+    `steps_per_execution: auto` compiles as 1, Keras's default, so a saved model's compile
+    config is the one `model.fit` would save; the runner picks the value it trains with
+    (`trainctl.runner.execution`).
+    """
     c = loaded.spec.compile
+    if steps_per_execution is None:
+        steps_per_execution = 1 if c.steps_per_execution == "auto" else c.steps_per_execution
     path = ("compile",)
     kwargs = dict(
         optimizer=builder.build(c.optimizer, "optimizer", path + ("optimizer",)),
@@ -47,7 +54,7 @@ def compile_model(model, loaded, builder: Builder, steps_per_execution: int | No
         loss_weights=c.loss_weights,
         metrics=_metrics(builder, c.metrics, path + ("metrics",)),
         weighted_metrics=_metrics(builder, c.weighted_metrics, path + ("weighted_metrics",)),
-        steps_per_execution=steps_per_execution or c.steps_per_execution,
+        steps_per_execution=steps_per_execution,
         jit_compile=c.jit_compile,
         run_eagerly=c.run_eagerly,
     )

@@ -224,7 +224,12 @@ class CompileSpec(_Strict):
         Union[list[Union[Ref, list[Ref]]], dict[str, Union[Ref, list[Ref]]], None],
         Field(description="Metrics weighted by `data.sample_weight` or `train.class_weight`; forms as `metrics`."),
     ] = None
-    steps_per_execution: Annotated[int, Field(ge=1, description="Training steps run per compiled call.")] = 1
+    steps_per_execution: Annotated[
+        Union[Literal["auto"], Annotated[int, Field(ge=1)]],
+        Field(description="Training steps per call of the train function. `auto` (default): as many as the "
+                          "checkpoint, logging and callback granularity allow, with results identical to 1; "
+                          "1 when a recipe callback hooks every batch. An integer is used as given."),
+    ] = "auto"
     jit_compile: Annotated[
         Union[bool, Literal["auto"]], Field(description="Compile the train step with XLA (`auto`: when possible).")
     ] = "auto"
@@ -260,6 +265,12 @@ class TrainSpec(_Strict):
         int | None, Field(ge=1, description="Validation steps. Default: the whole validation set.")
     ] = None
     class_weight: Annotated[dict[int, float] | None, Field(description="`{class_index: weight}`.")] = None
+    drop_remainder: Annotated[
+        bool,
+        Field(description="Skip the last, smaller batch of each epoch (array data): one compiled train step "
+                          "instead of two, but the samples that would have filled it are not trained on in that "
+                          "epoch, so results differ from `model.fit`."),
+    ] = False
     initial_epoch: Annotated[int, Field(ge=0, description="Epoch to start counting from.")] = 0
 
 

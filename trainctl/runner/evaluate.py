@@ -20,7 +20,9 @@ def evaluate(target: str | Path, split: str = "test", overrides: list[str] | Non
     from trainctl.compile import Builder, import_recipe_modules
     from trainctl.data import load_splits
     from trainctl.recipe import load_recipe_text
+    from trainctl.runner.compile_cache import enable_compile_cache
 
+    enable_compile_cache()
     target = Path(target)
     run_dir = RunDir.open(target.parent if target.suffix == ".keras" else target)
     model_path = target if target.suffix == ".keras" else run_dir.model

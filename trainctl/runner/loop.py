@@ -21,14 +21,23 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import time
 from typing import Any, Callable
 
+import jax
 import numpy as np
 
 from trainctl.backend import keras
 from trainctl.distribution import process_local_batches
 from keras.src.backend.jax.trainer import JAXEpochIterator
 from keras.src.trainers.data_adapters import array_slicing, data_adapter_utils
+from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
+from keras.src.utils import python_utils
+from keras.src.utils.python_utils import is_default
+
+from trainctl.errors import TrainctlError
+from trainctl.runner.execution import ExecutionPlan
+from trainctl.runner.fused import FusedSteps
 
 
 @dataclasses.dataclass
@@ -56,6 +65,7 @@ class ResumableEpochIterator(JAXEpochIterator):
 
     iterator_np_state = None
     iterator_py_state = None
+    plan: ExecutionPlan = ExecutionPlan(1)
 
     def _fresh_iterator(self) -> None:
         # Keras draws an epoch's order when its iterator starts: arrays from NumPy's
@@ -80,42 +90,122 @@ class ResumableEpochIterator(JAXEpochIterator):
         np.random.set_state(now[0])
         random.setstate(now[1])
 
-    def epoch(self, start_step: int = 0):
-        """Iterate one epoch from `start_step`, yielding `(begin_step, end_step, batch_iterator)`.
+    def epoch(self, start_step: int = 0, global_step: int = 0):
+        """Iterate one epoch from `start_step` (global step `global_step`), yielding `(begin_step, batches)`.
 
-        A generator of its own rather than `iter(self)`, which would restart Keras's
+        `batches` hands the train function the batches of one execution, as many as
+        `plan` allows from there, and counts those drawn (`batches.taken`). A
+        generator of its own rather than `iter(self)`, which would restart Keras's
         enumeration from step 0.
         """
-        self._epoch_iterator = self._enumerate_from(start_step)
+        self._epoch_iterator = self._enumerate_from(start_step, global_step)
         yield from self._epoch_iterator
 
-    def _enumerate_from(self, start_step: int):
-        # Mirrors EpochIterator._enumerate_iterator; the only change is the start step.
+    def _enumerate_from(self, start_step: int, global_step: int):
+        # Mirrors EpochIterator._enumerate_iterator. The changes: the start step, and
+        # executions sized by the plan that end exactly at the epoch's (or the data's) end,
+        # where Keras's fixed-size ones would report steps past it.
         self.data_adapter.on_epoch_begin()
-        spe = self.steps_per_execution
         steps_per_epoch = self.steps_per_epoch or self._num_batches or -1
+        step = start_step
         if steps_per_epoch > 0:
             if self._current_iterator is None or (self.steps_per_epoch is None and start_step == 0):
                 self._fresh_iterator()
-            for step in range(start_step, steps_per_epoch, spe):
+            while step < steps_per_epoch:
                 if self._num_batches and self._steps_seen >= self._num_batches:
                     if self.steps_per_epoch:
                         self._interrupted_warning()
                     break
-                self._steps_seen += spe
-                yield step, step + spe - 1, self._current_iterator
+                limit = steps_per_epoch - step
+                if self._num_batches:
+                    limit = min(limit, self._num_batches - self._steps_seen)
+                batches = Batches(self, self.plan.size(global_step, limit))
+                yield step, batches
+                step, global_step = step + batches.taken, global_step + batches.taken
             if self._num_batches and self._steps_seen >= self._num_batches:
                 self._current_iterator = None  # a fresh one (and permutation) next epoch
                 self._steps_seen = 0
         else:
             if self._current_iterator is None or start_step == 0:
                 self._fresh_iterator()
-            step = start_step - spe
             while True:
-                step += spe
-                self._steps_seen = step + spe
-                yield step, step + spe - 1, self._current_iterator
+                batches = Batches(self, self.plan.size(global_step, 2**62))
+                yield step, batches
+                step, global_step = step + batches.taken, global_step + batches.taken
         self.data_adapter.on_epoch_end()
+
+    def drop_remainder(self) -> None:
+        """Leave out each epoch's last, partial batch (array data only)."""
+        adapter = self.data_adapter
+        if not isinstance(adapter, ArrayDataAdapter):
+            raise TrainctlError(
+                f"train.drop_remainder needs array data, but the training data is a {type(adapter).__name__}, "
+                "which makes its own batches; remove drop_remainder or make the batches in the dataset."
+            )
+        if adapter.has_partial_batch and adapter.num_batches > 1:
+            # The permutation still covers every sample, as with tf.data's shuffle-then-batch.
+            adapter._size -= 1
+            adapter._partial_batch_size = 0
+            self._num_batches = adapter.num_batches
+
+
+class Batches:
+    """The next `size` batches of an epoch iterator's data, counted as the train function draws them."""
+
+    def __init__(self, owner: ResumableEpochIterator, size: int):
+        self.owner = owner
+        self.source = owner._current_iterator
+        self.size = size
+        self.taken = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.taken >= self.size:
+            raise StopIteration
+        batch = next(self.source)
+        self.taken += 1
+        self.owner._steps_seen += 1
+        return batch
+
+
+class LazyLogsCallbackList(keras.callbacks.CallbackList):
+    """Keras's CallbackList, without the wait for the device after every batch when nothing needs it.
+
+    Keras converts each batch's logs to Python floats for every callback, which waits for
+    the step to finish; it hides the wait in a thread when no callback has batch hooks.
+    Here the logs are converted only for callbacks whose batch hooks Keras would call
+    with floats. `lazy` callbacks (trainctl's own, which read a value only now and then)
+    and callbacks without batch hooks get the logs as they are: device scalars, under
+    the same (flattened, sorted) keys.
+    """
+
+    def __init__(self, callbacks=None, lazy=(), **kwargs):
+        super().__init__(callbacks, **kwargs)
+        lazy_ids = {id(c) for c in lazy}
+        self._wants_floats = [
+            (c, id(c) not in lazy_ids and not (is_default(c.on_train_batch_end) and is_default(c.on_batch_end)))
+            for c in self.callbacks
+        ]
+
+    def _on_train_batch_end(self, batch, logs=None):
+        raw, floats = _flatten(logs), None
+        for callback, wants_floats in self._wants_floats:
+            if wants_floats and floats is None:
+                floats = python_utils.pythonify_logs(logs)
+            callback.on_train_batch_end(batch, logs=floats if wants_floats else dict(raw))
+
+
+def _flatten(logs) -> dict:
+    """`pythonify_logs` without the conversion to floats."""
+    out = {}
+    for key, value in sorted((logs or {}).items()):
+        if isinstance(value, dict):
+            out.update(_flatten(value))
+        else:
+            out[key] = value
+    return out
 
 
 class StopRequested(Exception):
@@ -138,19 +228,27 @@ class Loop:
         fresh_callbacks: those of `callbacks` built new for this process whose state is
             not restored (progress, log writers): on a mid-epoch resume they alone get
             `on_epoch_begin`, since the others' state already includes it.
+        plan: how many steps each execution runs (`trainctl.runner.execution`); default:
+            the model's `steps_per_execution`.
+        lazy_logs: those of `callbacks` that take batch logs as device values and read
+            them at their own pace (see `LazyLogsCallbackList`).
     """
 
     def __init__(self, model, train, validation, spec, callbacks, position: Position | None = None,
                  on_step: Callable | None = None, on_epoch_end: Callable | None = None,
-                 restore: Callable | None = None, fresh_callbacks: tuple = ()):
+                 restore: Callable | None = None, fresh_callbacks: tuple = (), plan: ExecutionPlan | None = None,
+                 lazy_logs: tuple = ()):
         self.model = model
         self.spec = spec
+        self.plan = plan or ExecutionPlan(model.steps_per_execution)
+        self.executed = 0  # steps run by the last execution
         self.position = position or Position(epoch=spec.initial_epoch)
         self.on_step = on_step
         self.on_epoch_end_hook = on_epoch_end
         self.restore = restore
         self.user_callbacks = list(callbacks)
         self.fresh_callbacks = list(fresh_callbacks)
+        self.lazy_logs = tuple(lazy_logs)
         self.train = train.as_fit_args()
         self.validation = validation.as_fit_args() if validation is not None else None
         if spec.validation_split and self.validation is None:
@@ -163,6 +261,7 @@ class Loop:
             self.validation = {"x": vx, "y": vy, "sample_weight": vsw}
         self.callbacks = None
         self.iterator = None
+        self.fused: FusedSteps | None = None
 
     def sync(self) -> None:
         """Write the JAX training state back into the Keras variables (before reading them)."""
@@ -173,17 +272,27 @@ class Loop:
         self.iterator = it = ResumableEpochIterator(
             x=self.train["x"], y=self.train.get("y"), sample_weight=self.train.get("sample_weight"),
             batch_size=spec.batch_size, steps_per_epoch=spec.steps_per_epoch, shuffle=spec.shuffle,
-            class_weight=spec.class_weight, steps_per_execution=model.steps_per_execution,
+            class_weight=spec.class_weight, steps_per_execution=self.plan.max_steps,
         )
         process_local_batches(it)
+        it.plan = self.plan
+        if spec.drop_remainder:
+            it.drop_remainder()
+        if self.plan.adaptive and it.num_batches:  # an epoch-long execution, when epochs are short
+            self.plan.max_steps = min(self.plan.max_steps, it.num_batches)
+        model.steps_per_execution = self.plan.max_steps  # before the train function is made
         model._eval_epoch_iterator = None
         model._symbolic_build(iterator=it)
         it.reset()
-        self.callbacks = callbacks = keras.callbacks.CallbackList(
-            self.user_callbacks, add_history=True, add_progbar=False, verbose=0,
+        self.callbacks = callbacks = LazyLogsCallbackList(
+            self.user_callbacks, lazy=self.lazy_logs, add_history=True, add_progbar=False, verbose=0,
             epochs=spec.epochs, steps=it.num_batches, model=model,
         )
         model.make_train_function()
+        # `auto` may fuse whole executions (checked against separate steps first); an
+        # integer from the recipe runs as Keras runs it.
+        self.fused = FusedSteps(model, self.plan.max_steps) if self.plan.adaptive else None
+        execute = self.fused or model.train_function
         model.stop_training = False
         training_logs = {}
         logs = {}
@@ -203,8 +312,10 @@ class Loop:
                     for callback in self.fresh_callbacks:
                         callback.on_epoch_begin(epoch)
                 model._jax_state_synced = True
+                previous_logs = None
                 with it.catch_stop_iteration():
-                    for begin_step, end_step, batches in it.epoch(pos.step):
+                    for begin_step, batches in it.epoch(pos.step, pos.global_step):
+                        started = time.perf_counter()
                         callbacks.on_train_batch_begin(begin_step)
                         if model._jax_state_synced:
                             state = model._get_jax_state(
@@ -212,18 +323,27 @@ class Loop:
                                 optimizer_variables=True, metrics_variables=True, purge_model_variables=True,
                             )
                             model._jax_state_synced = False
-                        logs, state = model.train_function(state, batches)
+                        logs, state = execute(state, batches)
                         tv, ntv, ov, mv = state
-                        model._jax_state = {
+                        # Keras sets this through Layer.__setattr__, whose tracking walks the
+                        # state every step; nothing in it is tracked, so skip the walk.
+                        object.__setattr__(model, "_jax_state", {
                             "trainable_variables": tv, "non_trainable_variables": ntv,
                             "optimizer_variables": ov, "metrics_variables": mv,
-                        }
+                        })
+                        self.executed = batches.taken
+                        end_step = begin_step + batches.taken - 1
                         callbacks.on_train_batch_end(end_step, logs)
                         pos.step = end_step + 1
-                        pos.global_step += end_step - begin_step + 1
+                        pos.global_step += batches.taken
                         pos.iterator_np_state = it.iterator_np_state
                         pos.iterator_py_state = it.iterator_py_state
                         pos.iterator_steps = it._steps_seen
+                        # The device may run one execution ahead of this loop, no further: signals
+                        # are answered, and executions timed, within an execution or two.
+                        jax.block_until_ready(previous_logs)
+                        previous_logs = logs
+                        self.plan.record(batches.taken, time.perf_counter() - started)
                         if self.on_step is not None:
                             self.on_step(self)
                         if model.stop_training:

@@ -145,10 +145,12 @@ class Checkpointer:
         every = self.spec.every_steps
         pos = loop.position
         if _KILL_AT_STEP is not None and pos.global_step >= _KILL_AT_STEP and not self.test_signal_sent:
+            # The checkpoints saved before this step are on disk whatever the timing (executions
+            # of many steps leave the writer little time); a kill inside a write has its own hook.
             self.test_signal_sent = True
+            self.flush()
             os.kill(os.getpid(), _KILL_SIGNAL)
-        executed = loop.model.steps_per_execution
-        if self.spec.enabled and every and pos.global_step // every > (pos.global_step - executed) // every:
+        if self.spec.enabled and every and pos.global_step // every > (pos.global_step - loop.executed) // every:
             self.save(loop)
         if self.stop_requested(loop):
             self.interrupt(loop)
@@ -251,6 +253,14 @@ def _logging_callbacks(loaded, run_dir: RunDir, position, state):
     return files, out
 
 
+def _without_test_data(loaded):
+    """`loaded` minus `data.test`, which training never reads: not loading it shortens the wait for the first step."""
+    data = loaded.spec.data
+    if data.test is None:
+        return loaded
+    return dataclasses.replace(loaded, spec=loaded.spec.model_copy(update={"data": data.model_copy(update={"test": None})}))
+
+
 def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = None,
           allow_topology_change: bool = False) -> RunResult:
     """Train `loaded` into `run_dir`, from the beginning or from a checkpoint `state`.
@@ -264,7 +274,11 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
     from trainctl.atomic import atomic_path
     from trainctl.runner.loop import Loop, Position
 
+    from trainctl.runner.compile_cache import enable_compile_cache
+    from trainctl.runner.execution import plan_execution
+
     report = get_reporter()
+    enable_compile_cache()  # before anything compiles, seeding included
     keras.utils.set_random_seed(loaded.spec.seed)
     topology = distribution.setup(loaded)  # before the model: variables take their layout when created
     if state is not None:
@@ -274,7 +288,7 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
     run_dir.update_manifest(topology=topology.to_dict())
     model, builder = build_compiled_model(loaded)
     distribution.check_model(loaded, model)
-    splits = load_splits(loaded, model, builder.user_object)
+    splits = load_splits(_without_test_data(loaded), model, builder.user_object)
     distribution.check_batches(loaded, splits)
     user_callbacks = build_callbacks(loaded, builder, run_dir.path)
     history = keras.callbacks.History()
@@ -282,6 +296,11 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
     main = distribution.is_main_process()  # the only process that writes logs and the model
     files, log_callbacks = _logging_callbacks(loaded, run_dir, position, state) if main else (None, [])
     guard = NaNGuard()
+    ckpt = loaded.spec.checkpoint
+    plan = plan_execution(loaded.spec.compile.steps_per_execution,
+                          [*user_callbacks, history, guard, *log_callbacks],
+                          every_steps=ckpt.every_steps if ckpt.enabled else None, recipe_callbacks=user_callbacks)
+    run_dir.update_manifest(steps_per_execution=plan.to_dict())
 
     with _Signals(multi_process=distribution.process_count() > 1) as signals:
         checkpointer = Checkpointer(loaded, run_dir, signals, files, topology)
@@ -303,6 +322,8 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
             on_epoch_end=checkpointer.on_epoch_end,
             restore=restore_state if state is not None else None,
             fresh_callbacks=(guard, *log_callbacks),
+            plan=plan,
+            lazy_logs=(guard, *log_callbacks),
         )
         # A checkpoint taken after the last epoch still runs through the loop: it trains
         # nothing, but ends training as the original run did (on_train_end, which may
@@ -325,8 +346,10 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
                 model.save(tmp)
             if loaded.spec.logs.plot:
                 _plot(run_dir)
+        fused = loop.fused.status if loop.fused else "off: compile.steps_per_execution is a number"
         run_dir.update_manifest(status="completed", ended=now(), exit_code=0,
-                                epochs_done=position.epoch, global_step=position.global_step)
+                                epochs_done=position.epoch, global_step=position.global_step,
+                                steps_per_execution={**plan.to_dict(), "fused": fused})
     if main:
         report.info(f"model saved to {run_dir.model}")
     return RunResult(run_dir.path, dict(history.history), "completed")
