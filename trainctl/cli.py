@@ -91,6 +91,27 @@ def validate(
         raise RecipeInvalid(problems)
 
 
+def _coordinator_option():
+    return typer.Option(None, "--coordinator", envvar="TRAINCTL_COORDINATOR", metavar="HOST:PORT",
+                        help="Address of process 0, for a run over several processes (docs/distributed.md).")
+
+
+def _num_processes_option():
+    return typer.Option(None, "--num-processes", envvar="TRAINCTL_NUM_PROCESSES", min=1,
+                        help="How many processes train together (usually one per host).")
+
+
+def _process_id_option():
+    return typer.Option(None, "--process-id", envvar="TRAINCTL_PROCESS_ID", min=0,
+                        help="This process's index, 0..N-1; process 0 writes the run directory.")
+
+
+def _processes(coordinator, num_processes, process_id):
+    from trainctl.distribution.processes import ProcessOptions
+
+    return ProcessOptions(coordinator, num_processes, process_id)
+
+
 @app.command(context_settings={"allow_extra_args": False})
 def run(
     recipe: Path = typer.Argument(..., help="The recipe file."),
@@ -99,9 +120,13 @@ def run(
     resume_existing: bool = typer.Option(
         False, "--resume", help="If --out already holds this run's checkpoints, continue it (recipe unchanged)."
     ),
+    smoke: bool = typer.Option(False, "--smoke", help="One epoch on two batches of each split: a quick check."),
     imports: Optional[List[str]] = typer.Option(
         None, "--import", help="Module custom code may come from, as if listed under `imports:` (repeatable)."
     ),
+    coordinator: Optional[str] = _coordinator_option(),
+    num_processes: Optional[int] = _num_processes_option(),
+    process_id: Optional[int] = _process_id_option(),
     no_compile_cache: bool = _NO_COMPILE_CACHE,
 ) -> None:
     """Train a recipe into a run directory (model, checkpoints, logs)."""
@@ -109,23 +134,34 @@ def run(
     from trainctl.recipe import load_recipe
 
     loaded = load_recipe(recipe, list(overrides or []), imports)
+    if smoke:
+        from trainctl.runner.smoke import smoke_overrides
+
+        loaded = load_recipe(recipe, [*smoke_overrides(loaded), *(overrides or [])], imports)
     from trainctl.runner.run import start
 
-    start(loaded, out, command=["run", str(recipe), *list(overrides or [])], resume_existing=resume_existing)
+    start(loaded, out, command=["run", str(recipe), *list(overrides or [])], resume_existing=resume_existing,
+          processes=_processes(coordinator, num_processes, process_id))
 
 
 @app.command()
 def resume(
     path: Path = typer.Argument(..., help="RUN_DIR, RUN_DIR/ckpt or RUN_DIR/ckpt/<step>."),
     overrides: Optional[List[str]] = typer.Argument(None, help="Changes allowed on resume, e.g. train.epochs=20."),
-    allow_drift: bool = typer.Option(False, "--allow-drift", help="Allow changes that alter the run (recorded)."),
+    allow_drift: bool = typer.Option(
+        False, "--allow-drift", help="Allow changes that alter the run, a new topology included (recorded)."
+    ),
+    coordinator: Optional[str] = _coordinator_option(),
+    num_processes: Optional[int] = _num_processes_option(),
+    process_id: Optional[int] = _process_id_option(),
     no_compile_cache: bool = _NO_COMPILE_CACHE,
 ) -> None:
     """Continue an interrupted run exactly where its last checkpoint left it."""
     _compile_cache(no_compile_cache)
     from trainctl.runner.run import resume as resume_run
 
-    resume_run(path, list(overrides or []), allow_drift)
+    resume_run(path, list(overrides or []), allow_drift,
+               processes=_processes(coordinator, num_processes, process_id))
 
 
 @app.command("eval")

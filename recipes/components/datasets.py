@@ -223,6 +223,15 @@ class ArraySequence(keras.utils.PyDataset):
         self.epoch += 1
         self._order = self._make_order()
 
+    # trainctl saves and restores this state in its checkpoints, so a resumed run reads
+    # the batches in the same order as one that was never interrupted.
+    def get_state(self):
+        return {"epoch": self.epoch}
+
+    def set_state(self, state):
+        self.epoch = state["epoch"]
+        self._order = self._make_order()
+
 
 def preprocess_mnist(x, y):
     """The guides' MNIST preprocessing: flatten to 784 floats in [0, 1], labels as float32.

@@ -15,7 +15,7 @@ import keras
 from components.callbacks import scheduler
 from components.datasets import arange_data
 
-from .common import Reference, seed_everything
+from .common import Reference, head, seed_everything
 
 
 def _dense10(optimizer="sgd", **compile_kwargs):
@@ -27,7 +27,7 @@ def _dense10(optimizer="sgd", **compile_kwargs):
 def build_lr_scheduler(seed=0, *, workdir=".", samples=None):
     """#41 `LearningRateScheduler(scheduler)`: constant for 10 epochs, then decays."""
     seed_everything(seed)
-    data = arange_data()
+    data = head(arange_data(), samples)
     model = _dense10(keras.optimizers.SGD(), loss="mse")
     callback = keras.callbacks.LearningRateScheduler(scheduler)
     return Reference(model, fit=dict(x=data["x"], y=data["y"], epochs=15, callbacks=[callback], verbose=0),
@@ -37,7 +37,7 @@ def build_lr_scheduler(seed=0, *, workdir=".", samples=None):
 def build_reduce_lr_on_plateau(seed=0, *, workdir=".", samples=None):
     """#42 `ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=5, min_lr=0.001)`."""
     seed_everything(seed)
-    data = arange_data()
+    data = head(arange_data(), samples)
     model = _dense10(keras.optimizers.SGD(), loss="mse")
     reduce_lr = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=5, min_lr=0.001)
     return Reference(model, fit=dict(x=data["x"], y=data["y"], callbacks=[reduce_lr], validation_split=0.2),
@@ -48,7 +48,7 @@ def build_reduce_lr_on_plateau(seed=0, *, workdir=".", samples=None):
 def build_checkpoint_best_weights(seed=0, *, workdir=".", samples=None):
     """#43 `ModelCheckpoint(save_weights_only=True, monitor="val_accuracy", mode="max", save_best_only=True)`, 10 epochs."""
     seed_everything(seed)
-    data = arange_data()
+    data = head(arange_data(), samples)
     model = _dense10("Adam", loss="mse", metrics=["accuracy"])
     callback = keras.callbacks.ModelCheckpoint(
         filepath=str(Path(workdir) / "checkpoint.weights.h5"),
@@ -65,7 +65,7 @@ def build_checkpoint_best_weights(seed=0, *, workdir=".", samples=None):
 def build_early_stopping_loss(seed=0, *, workdir=".", samples=None):
     """#44 `EarlyStopping(monitor="loss", patience=3)`, batch size 1, 10 epochs."""
     seed_everything(seed)
-    data = arange_data()
+    data = head(arange_data(), samples)
     model = _dense10(keras.optimizers.SGD(), loss="mse")
     callback = keras.callbacks.EarlyStopping(monitor="loss", patience=3)
     return Reference(model, fit=dict(x=data["x"], y=data["y"], epochs=10, batch_size=1, callbacks=[callback], verbose=0))

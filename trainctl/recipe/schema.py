@@ -243,7 +243,11 @@ class TrainSpec(_Strict):
     """Arguments of `model.fit(...)`."""
 
     epochs: Annotated[int, Field(ge=1, description="Number of epochs to train for.")] = 1
-    batch_size: Annotated[int | None, Field(ge=1, description="Samples per training step.")] = 32
+    batch_size: Annotated[
+        int | None,
+        Field(ge=1, description="Samples per training step. `null` as in Keras: 32, or the samples divided by "
+                                "`steps_per_epoch` when that is given."),
+    ] = None
     shuffle: Annotated[
         Union[bool, Literal["batch"]], Field(description="Shuffle the training data every epoch (seeded).")
     ] = True
@@ -307,6 +311,53 @@ class LogsSpec(_Strict):
     ] = None
 
 
+# --------------------------------------------------------------------- distribution
+
+
+class DataParallelSpec(_Strict):
+    """`keras.distribution.DataParallel`: the model replicated on every device, each batch split across them."""
+
+    devices: Annotated[
+        Union[Literal["auto"], Annotated[int, Field(ge=1)]],
+        Field(description="How many devices: `auto` (all devices of all processes) or N (the first N; "
+                          "multi-process runs use all)."),
+    ] = "auto"
+
+
+class MeshSpec(_Strict):
+    """`keras.distribution.DeviceMesh`: devices arranged in a named grid."""
+
+    shape: Annotated[
+        list[Annotated[int, Field(ge=1)]],
+        Field(min_length=1, description="Devices per mesh axis, e.g. `[2, 2]`; the product is the device count."),
+    ]
+    axis_names: Annotated[
+        list[str], Field(min_length=1, description="One name per axis, e.g. `[batch, model]`.")
+    ]
+
+
+class ModelParallelSpec(_Strict):
+    """`keras.distribution.ModelParallel`: variables sharded over a mesh by a `LayoutMap`, batches over `batch_dim`."""
+
+    mesh: MeshSpec
+    layout: Annotated[
+        dict[str, list[Union[str, None]]],
+        Field(description="`LayoutMap`: a regex fully matching variable paths -> one mesh axis name (or null, "
+                          "not sharded) per variable dimension, e.g. `{'.*dense.*kernel': [null, model]}`. "
+                          "Variables no regex matches are replicated."),
+    ] = Field(default_factory=dict)
+    batch_dim: Annotated[
+        str | None, Field(description="Mesh axis the batch is split over. Default: the first axis.")
+    ] = None
+
+
+class DistributionSpec(_Strict):
+    """Train on several devices and processes with `keras.distribution`; choose one strategy."""
+
+    data_parallel: DataParallelSpec | None = None
+    model_parallel: ModelParallelSpec | None = None
+
+
 # ---------------------------------------------------------------------------- recipe
 
 
@@ -327,3 +378,7 @@ class Recipe(_Strict):
     callbacks: Annotated[list[Ref], Field(description="Keras callbacks, in order.")] = Field(default_factory=list)
     checkpoint: CheckpointSpec = Field(default_factory=CheckpointSpec)
     logs: LogsSpec = Field(default_factory=LogsSpec)
+    distribution: Annotated[
+        DistributionSpec | None,
+        Field(description="Devices and processes to train on (docs/distributed.md). Default: one device."),
+    ] = None

@@ -11,6 +11,7 @@ from trainctl.errors import RecipeError
 from trainctl.recipe.compiling import check_compile
 from trainctl.recipe.context import CheckContext
 from trainctl.recipe.datacheck import check_data
+from trainctl.recipe.distribution_checks import distribution_errors
 from trainctl.recipe.graph import ModelInfo, check_model
 from trainctl.recipe.modules import check_imports
 from trainctl.recipe.refs import check_ref
@@ -32,7 +33,7 @@ def semantic_errors(loaded) -> list[RecipeError]:
     _check_train(ctx, model)
     for i, callback in enumerate(ctx.get(("callbacks",)) or []):
         check_ref(ctx, ("callbacks", i), callback, "callbacks")
-    return list(dict.fromkeys(ctx.errors))
+    return list(dict.fromkeys([*ctx.errors, *distribution_errors(loaded)]))
 
 
 def _check_train(ctx: CheckContext, model: ModelInfo) -> None:

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import random
 import time
 from typing import Any, Callable
 
@@ -27,6 +28,7 @@ import jax
 import numpy as np
 
 from trainctl.backend import keras
+from trainctl.distribution import process_local_batches
 from keras.src.backend.jax.trainer import JAXEpochIterator
 from keras.src.trainers.data_adapters import array_slicing, data_adapter_utils
 from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
@@ -46,6 +48,7 @@ class Position:
     step: int = 0  # next step of `epoch`; 0 means the epoch has not begun
     global_step: int = 0
     iterator_np_state: Any = None  # np.random state when the current data iterator began
+    iterator_py_state: Any = None  # Python `random` state then (Keras shuffles PyDataset batches with it)
     iterator_steps: int = 0  # batches taken from that iterator
     stopped: bool = False  # a callback stopped training (EarlyStopping): a resume trains no further
 
@@ -61,10 +64,14 @@ class ResumableEpochIterator(JAXEpochIterator):
     """Keras's epoch iterator that can begin an epoch at any step, reproducibly."""
 
     iterator_np_state = None
+    iterator_py_state = None
     plan: ExecutionPlan = ExecutionPlan(1)
 
     def _fresh_iterator(self) -> None:
+        # Keras draws an epoch's order when its iterator starts: arrays from NumPy's
+        # global RNG, PyDataset batch indices from Python's `random`.
         self.iterator_np_state = np.random.get_state()
+        self.iterator_py_state = random.getstate()
         self._current_iterator = iter(self._get_iterator())
         self._steps_seen = 0
 
@@ -72,13 +79,16 @@ class ResumableEpochIterator(JAXEpochIterator):
         """Recreate the data iterator of `position` and skip the batches it had given."""
         if position.iterator_np_state is None:
             return
-        now = np.random.get_state()
+        now = np.random.get_state(), random.getstate()
         np.random.set_state(position.iterator_np_state)
+        if position.iterator_py_state is not None:
+            random.setstate(position.iterator_py_state)
         self._fresh_iterator()
         for _ in range(position.iterator_steps):
             next(self._current_iterator)
         self._steps_seen = position.iterator_steps
-        np.random.set_state(now)
+        np.random.set_state(now[0])
+        random.setstate(now[1])
 
     def epoch(self, start_step: int = 0, global_step: int = 0):
         """Iterate one epoch from `start_step` (global step `global_step`), yielding `(begin_step, batches)`.
@@ -270,6 +280,7 @@ class Loop:
             batch_size=spec.batch_size, steps_per_epoch=spec.steps_per_epoch, shuffle=spec.shuffle,
             class_weight=spec.class_weight, steps_per_execution=self.plan.max_steps,
         )
+        process_local_batches(it)
         it.plan = self.plan
         if spec.drop_remainder:
             it.drop_remainder()
@@ -332,6 +343,7 @@ class Loop:
                         pos.step = end_step + 1
                         pos.global_step += batches.taken
                         pos.iterator_np_state = it.iterator_np_state
+                        pos.iterator_py_state = it.iterator_py_state
                         pos.iterator_steps = it._steps_seen
                         # The device may run one execution ahead of this loop, no further: signals
                         # are answered within an execution or two. The time between the ends of
@@ -355,7 +367,9 @@ class Loop:
                 callbacks.on_epoch_end(epoch, epoch_logs)
                 training_logs = epoch_logs
                 pos.epoch, pos.step = epoch + 1, 0
-                pos.iterator_np_state = it.iterator_np_state if it._current_iterator is not None else None
+                fresh_next = it._current_iterator is None
+                pos.iterator_np_state = None if fresh_next else it.iterator_np_state
+                pos.iterator_py_state = None if fresh_next else it.iterator_py_state
                 pos.iterator_steps = it._steps_seen
                 pos.stopped = bool(model.stop_training)
                 if self.on_epoch_end_hook is not None:
@@ -378,11 +392,11 @@ class Loop:
         model, spec, val = self.model, self.spec, self.validation
         batch_size = spec.validation_batch_size or spec.batch_size
         if getattr(model, "_eval_epoch_iterator", None) is None:
-            model._eval_epoch_iterator = JAXEpochIterator(
+            model._eval_epoch_iterator = process_local_batches(JAXEpochIterator(
                 x=val["x"], y=val.get("y"), sample_weight=val.get("sample_weight"),
                 batch_size=batch_size, steps_per_execution=model.steps_per_execution,
                 steps_per_epoch=spec.validation_steps, shuffle=False,
-            )
+            ))
         val_logs = model.evaluate(
             x=val["x"], y=val.get("y"), sample_weight=val.get("sample_weight"), batch_size=batch_size,
             steps=spec.validation_steps, callbacks=callbacks, return_dict=True, _use_cached_eval_dataset=True,

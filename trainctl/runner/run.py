@@ -22,6 +22,7 @@ import signal
 import time
 from pathlib import Path
 
+from trainctl import distribution
 from trainctl.backend import keras
 from trainctl.errors import EXIT_SIGINT, EXIT_SIGTERM, Interrupted, TrainctlError, TrainingFailed
 from trainctl.logs.console import get_reporter
@@ -39,19 +40,24 @@ class _Signals:
     """Turn SIGINT/SIGTERM into a request the loop honours at the next step, after a checkpoint.
 
     A second SIGINT while stopping interrupts at once (the last checkpoint stays valid).
+    With several processes, SIGTERM is left to JAX's preemption service, which stops every
+    process at the same step (`distribution.preempted_at`), and a SIGINT is passed on to it.
     """
 
-    def __init__(self):
+    def __init__(self, multi_process: bool = False):
         self.received: int | None = None
+        self.multi_process = multi_process
         self._old = {}
 
     def _handle(self, signum, frame):
         if self.received is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.received = signum
+        if self.multi_process:
+            os.kill(os.getpid(), signal.SIGTERM)
 
     def __enter__(self):
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT,) if self.multi_process else (signal.SIGINT, signal.SIGTERM):
             self._old[sig] = signal.signal(sig, self._handle)
         return self
 
@@ -63,6 +69,8 @@ class _Signals:
 # Test-only: SIGKILL this process once training reaches this global step, so tests can
 # kill at a chosen point of an epoch deterministically. Never set it in real runs.
 _KILL_AT_STEP = int(os.environ["TRAINCTL_TEST_KILL_AT_STEP"]) if os.environ.get("TRAINCTL_TEST_KILL_AT_STEP") else None
+# Test-only: the signal sent (once) at that step instead, e.g. SIGTERM.
+_KILL_SIGNAL = signal.Signals[os.environ.get("TRAINCTL_TEST_KILL_SIGNAL", "SIGKILL")]
 
 
 class Checkpointer:
@@ -72,11 +80,16 @@ class Checkpointer:
     the next step); writing, fsyncing and pruning happen on one background thread while
     training goes on. A save waits for the previous write, and `flush` (at every exit
     from training) waits for the last, so no write is lost or reordered.
+
+    With several processes, all of them save at the same steps: process 0 writes (every
+    variable is whole in each process, see `distribution.check_model`) while the others
+    wait at a barrier, so no process runs ahead of the last checkpoint.
     """
 
-    def __init__(self, loaded, run_dir: RunDir, signals: _Signals, metrics_files):
+    def __init__(self, loaded, run_dir: RunDir, signals: _Signals, metrics_files, topology):
         from trainctl.checkpoint import CheckpointStore
 
+        self.topology = topology.to_dict()
         self.spec = loaded.spec.checkpoint
         self.recipe_sha256 = loaded.sha256
         self.run_dir = run_dir
@@ -84,21 +97,30 @@ class Checkpointer:
         self.metrics_files = metrics_files
         self.store = CheckpointStore(run_dir.ckpt, keep=self.spec.keep)
         self.stateful: list = []  # callbacks whose state is saved (set by the runner)
+        self.datasets: list = []  # PyDatasets whose get_state()/set_state() carry their own order
         self.last_saved_step: int | None = None
         self._writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
         self._pending: concurrent.futures.Future | None = None
+        self.test_signal_sent = False
 
     def save(self, loop) -> None:
         from trainctl.checkpoint import capture
 
         loop.sync()
         pos = loop.position
-        state = capture(loop.model, self.stateful, position=pos.to_dict(),
-                        extra={"metrics_rows": list(self.metrics_files.rows) if self.metrics_files else []})
-        meta = {"epoch": pos.epoch, "step": pos.step, "global_step": pos.global_step,
-                "recipe_sha256": self.recipe_sha256, "time": now()}
-        self.flush()
-        self._pending = self._writer.submit(self.store.save, state, pos.global_step, meta)
+        if distribution.is_main_process():
+            with distribution.outside_distribution():
+                state = capture(loop.model, self.stateful, position=pos.to_dict(),
+                                extra={"metrics_rows": list(self.metrics_files.rows) if self.metrics_files else [],
+                                       "topology": self.topology,
+                                       "datasets": [dataset_state(d) for d in self.datasets]})
+            meta = {"epoch": pos.epoch, "step": pos.step, "global_step": pos.global_step,
+                    "recipe_sha256": self.recipe_sha256, "time": now(), "topology": self.topology}
+            self.flush()
+            self._pending = self._writer.submit(self.store.save, state, pos.global_step, meta)
+            if self.signals.multi_process:
+                self.flush()  # the others wait at the barrier until the checkpoint is on disk
+        distribution.barrier(f"checkpoint at step {pos.global_step}")
         self.last_saved_step = pos.global_step
 
     def flush(self) -> None:
@@ -111,17 +133,26 @@ class Checkpointer:
         self.flush()
         self._writer.shutdown()
 
+    def stop_requested(self, loop) -> bool:
+        """A signal asks to stop here (with several processes: at the step they all agreed on)."""
+        if self.signals.multi_process:
+            if not distribution.preempted_at(loop.position.global_step):
+                return False
+            self.signals.received = self.signals.received or signal.SIGTERM
+        return self.signals.received is not None
+
     def on_step(self, loop) -> None:
         every = self.spec.every_steps
         pos = loop.position
-        if _KILL_AT_STEP is not None and pos.global_step >= _KILL_AT_STEP:
+        if _KILL_AT_STEP is not None and pos.global_step >= _KILL_AT_STEP and not self.test_signal_sent:
             # The checkpoints saved before this step are on disk whatever the timing (executions
             # of many steps leave the writer little time); a kill inside a write has its own hook.
+            self.test_signal_sent = True
             self.flush()
-            os.kill(os.getpid(), signal.SIGKILL)
+            os.kill(os.getpid(), _KILL_SIGNAL)
         if self.spec.enabled and every and pos.global_step // every > (pos.global_step - loop.executed) // every:
             self.save(loop)
-        if self.signals.received is not None:
+        if self.stop_requested(loop):
             self.interrupt(loop)
 
     def on_epoch_end(self, loop) -> None:
@@ -131,7 +162,7 @@ class Checkpointer:
         if self.spec.enabled and (pos.epoch % self.spec.every_epochs == 0 or pos.stopped
                                   or pos.epoch == loop.spec.epochs):
             self.save(loop)
-        if self.signals.received is not None:
+        if self.signals.received is not None and not self.signals.multi_process:
             self.interrupt(loop)
 
     def interrupt(self, loop) -> None:
@@ -148,6 +179,21 @@ class Checkpointer:
             message = f"{name} received: stopped at step {step}; checkpoints are disabled, so it cannot resume"
         self.run_dir.add_event("interrupted", signal=name, global_step=step)
         raise Interrupted(message, EXIT_SIGTERM if signum == signal.SIGTERM else EXIT_SIGINT)
+
+
+def dataset_state(dataset):
+    """A PyDataset's own state (e.g. the epoch its shuffle order derives from), if it exposes one.
+
+    Keras calls a PyDataset's `on_epoch_end` where it may reshuffle with its own RNG;
+    trainctl cannot see that state. A dataset that defines `get_state()` (plain data) and
+    `set_state(state)` resumes exactly; one that reshuffles without them gets a warning.
+    """
+    if hasattr(dataset, "get_state") and hasattr(dataset, "set_state"):
+        return dataset.get_state()
+    if type(dataset).on_epoch_end is not keras.utils.PyDataset.on_epoch_end:
+        get_reporter().warn(f"{type(dataset).__name__} overrides on_epoch_end but has no get_state()/set_state(): "
+                            "if it reshuffles there, a resumed run may see another order")
+    return None
 
 
 class NaNGuard(keras.callbacks.Callback):
@@ -215,8 +261,12 @@ def _without_test_data(loaded):
     return dataclasses.replace(loaded, spec=loaded.spec.model_copy(update={"data": data.model_copy(update={"test": None})}))
 
 
-def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = None) -> RunResult:
-    """Train `loaded` into `run_dir`, from the beginning or from a checkpoint `state`."""
+def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = None,
+          allow_topology_change: bool = False) -> RunResult:
+    """Train `loaded` into `run_dir`, from the beginning or from a checkpoint `state`.
+
+    A checkpoint resumes only on the topology that wrote it, unless `allow_topology_change`.
+    """
     from trainctl.checkpoint import restore
     from trainctl.compile import build_compiled_model
     from trainctl.compile.callbacks import build_callbacks
@@ -230,12 +280,21 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
     report = get_reporter()
     enable_compile_cache()  # before anything compiles, seeding included
     keras.utils.set_random_seed(loaded.spec.seed)
+    topology = distribution.setup(loaded)  # before the model: variables take their layout when created
+    if state is not None:
+        saved = distribution.Topology.from_dict(state.extra.get("topology"))
+        if distribution.check_resume(saved, topology, allow_topology_change):
+            run_dir.add_event("topology_changed", old=saved.to_dict(), new=topology.to_dict())
+    run_dir.update_manifest(topology=topology.to_dict())
     model, builder = build_compiled_model(loaded)
+    distribution.check_model(loaded, model)
     splits = load_splits(_without_test_data(loaded), model, builder.user_object)
+    distribution.check_batches(loaded, splits)
     user_callbacks = build_callbacks(loaded, builder, run_dir.path)
     history = keras.callbacks.History()
     position = Position.from_dict(state.position) if state is not None else Position(epoch=loaded.spec.train.initial_epoch)
-    files, log_callbacks = _logging_callbacks(loaded, run_dir, position, state)
+    main = distribution.is_main_process()  # the only process that writes logs and the model
+    files, log_callbacks = _logging_callbacks(loaded, run_dir, position, state) if main else (None, [])
     guard = NaNGuard()
     ckpt = loaded.spec.checkpoint
     plan = plan_execution(loaded.spec.compile.steps_per_execution,
@@ -243,12 +302,16 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
                           every_steps=ckpt.every_steps if ckpt.enabled else None, recipe_callbacks=user_callbacks)
     run_dir.update_manifest(steps_per_execution=plan.to_dict())
 
-    with _Signals() as signals:
-        checkpointer = Checkpointer(loaded, run_dir, signals, files)
+    with _Signals(multi_process=distribution.process_count() > 1) as signals:
+        checkpointer = Checkpointer(loaded, run_dir, signals, files, topology)
         checkpointer.stateful = [*user_callbacks, history]
+        checkpointer.datasets = [d for d in (splits.train.dataset,) if d is not None]
 
         def restore_state(loop):
             restore(state, loop.model, checkpointer.stateful)
+            for dataset, saved in zip(checkpointer.datasets, state.extra.get("datasets", [])):
+                if saved is not None:
+                    dataset.set_state(saved)
             report.info(f"resumed from {checkpoint_path} (epoch {position.epoch + 1}, step {position.step})")
 
         loop = Loop(
@@ -278,15 +341,17 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
             for callback in log_callbacks:
                 getattr(callback, "close", lambda: None)()
         # Still inside the signal guard: a SIGTERM now waits for the model to be saved.
-        with atomic_path(run_dir.model) as tmp:
-            model.save(tmp)
-        if loaded.spec.logs.plot:
-            _plot(run_dir)
+        if main:
+            with atomic_path(run_dir.model) as tmp, distribution.outside_distribution():
+                model.save(tmp)
+            if loaded.spec.logs.plot:
+                _plot(run_dir)
         fused = loop.fused.status if loop.fused else "off: compile.steps_per_execution is a number"
         run_dir.update_manifest(status="completed", ended=now(), exit_code=0,
                                 epochs_done=position.epoch, global_step=position.global_step,
                                 steps_per_execution={**plan.to_dict(), "fused": fused})
-    report.info(f"model saved to {run_dir.model}")
+    if main:
+        report.info(f"model saved to {run_dir.model}")
     return RunResult(run_dir.path, dict(history.history), "completed")
 
 
@@ -299,11 +364,26 @@ def _plot(run_dir: RunDir) -> None:
         get_reporter().warn(f"could not write plots: {exc}")
 
 
-def start(loaded, out: str | Path | None, command: list[str], resume_existing: bool = False) -> RunResult:
-    """A new run of `loaded` in `out` (default `runs/<name>-<timestamp>`)."""
+def _join(processes: distribution.ProcessOptions | None) -> None:
+    distribution.initialize(processes)
+    if not distribution.is_main_process():
+        get_reporter().quiet = True  # process 0 reports for the run; the others print only errors
+
+
+def start(loaded, out: str | Path | None, command: list[str], resume_existing: bool = False,
+          processes: distribution.ProcessOptions | None = None) -> RunResult:
+    """A new run of `loaded` in `out` (default `runs/<name>-<timestamp>`).
+
+    `processes` joins this process to a multi-process run first; all of them share `out`.
+    """
     from trainctl.recipe import dump_recipe
     from trainctl.atomic import write_text
 
+    _join(processes)
+    if out is None and distribution.process_count() > 1:
+        raise TrainctlError(
+            "a run over several processes needs --out: every process must use the same run directory "
+            "(on a filesystem all hosts share).")
     if out is not None and Path(out).exists() and RunDir(Path(out)).has_checkpoints():
         if not resume_existing:
             raise TrainctlError(
@@ -312,36 +392,54 @@ def start(loaded, out: str | Path | None, command: list[str], resume_existing: b
             )
         from trainctl.recipe import dump_recipe
 
-        return resume(out, overrides=[], allow_drift=False, new_text=dump_recipe(loaded.document.data))
+        return resume(out, overrides=[], allow_drift=False, new_text=dump_recipe(loaded.document.data),
+                      processes=processes)
     if out is None:
         run_dir = RunDir.create("runs", loaded.spec.name)
     else:
         run_dir = RunDir(Path(out))
         run_dir.path.mkdir(parents=True, exist_ok=True)
-    write_text(run_dir.recipe, dump_recipe(loaded.document.data))
-    run_dir.new_manifest(loaded, command)
+    if distribution.is_main_process():
+        write_text(run_dir.recipe, dump_recipe(loaded.document.data))
+        run_dir.new_manifest(loaded, command)
     get_reporter().info(f"run directory: {run_dir.path}")
     return train(loaded, run_dir)
 
 
-def resume(path: str | Path, overrides: list[str], allow_drift: bool, new_text: str | None = None) -> RunResult:
-    """Continue the run at `path` (RUN_DIR, RUN_DIR/ckpt or RUN_DIR/ckpt/<step>) from its checkpoint."""
+def resume(path: str | Path, overrides: list[str], allow_drift: bool, new_text: str | None = None,
+           processes: distribution.ProcessOptions | None = None) -> RunResult:
+    """Continue the run at `path` (RUN_DIR, RUN_DIR/ckpt or RUN_DIR/ckpt/<step>) from its checkpoint.
+
+    With several `processes`, process 0 picks the checkpoint and every process loads it.
+    """
     from trainctl.checkpoint import CheckpointStore, resolve_checkpoint
     from trainctl.runner.drift import check_drift
 
+    _join(processes)
     run_path, ckpt_path = resolve_checkpoint(path)
     run_dir = RunDir.open(run_path)
     loaded = check_drift(run_dir, overrides, allow_drift, new_text)
     store = CheckpointStore(run_dir.ckpt, keep=loaded.spec.checkpoint.keep)
     report = get_reporter()
     if ckpt_path is None:
-        found = store.latest(on_problem=lambda p: report.warn(f"skipping damaged checkpoint: {p}"))
-        if found is None:
+        found = None
+        if distribution.is_main_process():
+            found = store.latest(on_problem=lambda p: report.warn(f"skipping damaged checkpoint: {p}"))
+        step = distribution.broadcast_from_main(int(found[0].name) if found else -1)
+        if step < 0:
             raise TrainctlError(f"{run_dir.path} has no readable checkpoint to resume from")
-        ckpt_path, load = found
-        state = load()
+        if found:
+            ckpt_path, load = found
+            state = load()
+        else:
+            ckpt_path = {int(p.name): p for p in store.list()}.get(step)
+            if ckpt_path is None:
+                raise TrainctlError(
+                    f"process {distribution.process_index()} does not see checkpoint {step} that process 0 "
+                    f"chose in {store.ckpt_dir}: the run directory must be on a filesystem all processes share.")
+            state = store.load(ckpt_path)
     else:
         state = store.load(ckpt_path)
     run_dir.update_manifest(status="running")
     run_dir.add_event("resume", checkpoint=str(ckpt_path), global_step=state.position.get("global_step"))
-    return train(loaded, run_dir, state=state, checkpoint_path=ckpt_path)
+    return train(loaded, run_dir, state=state, checkpoint_path=ckpt_path, allow_topology_change=allow_drift)

@@ -87,7 +87,11 @@ class RunDir:
             return {}
 
     def write_manifest(self, manifest: dict) -> None:
-        write_text(self.manifest_path, json.dumps(manifest, indent=2, sort_keys=False, default=str) + "\n")
+        """Write the manifest (in a multi-process run, only process 0 writes; the others skip)."""
+        from trainctl.distribution.processes import is_main_process
+
+        if is_main_process():
+            write_text(self.manifest_path, json.dumps(manifest, indent=2, sort_keys=False, default=str) + "\n")
 
     def update_manifest(self, **changes) -> dict:
         manifest = self.read_manifest()
