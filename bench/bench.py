@@ -1,7 +1,7 @@
 """trainctl's benchmark: CLI start-up, training speed, compile cache, checkpoint cost, memory.
 
     $ python bench/bench.py                 # about 4 minutes on 2 cores
-    $ python bench/bench.py --quick         # about 1 minute: fewer repeats
+    $ python bench/bench.py --quick         # about 1 minute: fewer repeats, no memory section
     $ python bench/bench.py --dry-run       # tiny sizes, one repeat: checks the harness, not the speed
     $ python bench/bench.py --only cli,train --json results.json
 
@@ -53,7 +53,7 @@ os.environ["KERAS_BACKEND"] = "jax"
 SIZES = {
     #            cli repeats, train rounds, epochs per run, train samples, first-step pairs, memory repeats
     "full": dict(cli=7, rounds=5, epochs=3, samples=None, first_step=3, memory=2),
-    "quick": dict(cli=5, rounds=2, epochs=3, samples=None, first_step=1, memory=1),
+    "quick": dict(cli=3, rounds=2, epochs=3, samples=None, first_step=1, memory=0),
     "dry-run": dict(cli=1, rounds=1, epochs=2, samples=1024, first_step=1, memory=1),
 }
 
@@ -419,7 +419,7 @@ def main(argv: list[str] | None = None) -> dict:
             results["train"] = bench_train(size["rounds"], size["epochs"], size["samples"], work)
         if "first_step" in sections:
             results["first_step"] = bench_first_step(size["first_step"], work, size["samples"])
-        if "memory" in sections:
+        if "memory" in sections and size["memory"]:
             results["memory"] = bench_memory(size["memory"], work, size["samples"])
     results["seconds"] = time.monotonic() - started
     results["load_average_end"] = os.getloadavg()
