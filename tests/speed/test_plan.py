@@ -78,6 +78,11 @@ def test_recipe_callbacks_with_batch_hooks_get_every_batch(tmp_path, callback, e
         assert f"callbacks[0] ({type(callback).__name__})" in plan.reason
 
 
+def test_several_processes_step_alike(tmp_path):
+    plan = plan_execution("auto", _ours(tmp_path), every_steps=100, processes=2)
+    assert (plan.max_steps, plan.adaptive) == (1, False)
+
+
 def test_an_explicit_value_wins(tmp_path):
     plan = plan_execution(8, [*_ours(tmp_path), LossHistory()], every_steps=10)
     assert (plan.max_steps, plan.boundaries, plan.adaptive) == (8, (10,), False)

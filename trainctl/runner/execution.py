@@ -103,7 +103,8 @@ def _needs(callback) -> tuple[int | None, bool]:
     return None, _overrides_batch_hooks(callback)
 
 
-def plan_execution(requested, callbacks, every_steps: int | None = None, recipe_callbacks=()) -> ExecutionPlan:
+def plan_execution(requested, callbacks, every_steps: int | None = None, recipe_callbacks=(),
+                   processes: int = 1) -> ExecutionPlan:
     """The plan for `compile.steps_per_execution: requested` (`"auto"` or an int).
 
     Args:
@@ -111,6 +112,8 @@ def plan_execution(requested, callbacks, every_steps: int | None = None, recipe_
         callbacks: every callback of the loop (the recipe's and trainctl's own).
         every_steps: `checkpoint.every_steps` when checkpoints are on.
         recipe_callbacks: those of `callbacks` the recipe declared, in order (for the reason).
+        processes: processes of the run; with several, every one must stop at the same
+            steps (checkpoints, preemption), which timed executions would not.
     """
     boundaries = {every_steps} if every_steps else set()
     per_batch = []
@@ -125,6 +128,8 @@ def plan_execution(requested, callbacks, every_steps: int | None = None, recipe_
         return ExecutionPlan(int(requested), bounds, reason=f"compile.steps_per_execution: {requested}")
     if 1 in boundaries:
         return ExecutionPlan(1, bounds, reason="auto: 1, something is written after every step (per-batch logs)")
+    if processes > 1:
+        return ExecutionPlan(1, bounds, reason=f"auto: 1, the {processes} processes must stop at the same steps")
     if per_batch:
         index = next((i for i, c in enumerate(recipe_callbacks) if c is per_batch[0]), None)
         where = f"callbacks[{index}] " if index is not None else ""

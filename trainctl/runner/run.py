@@ -299,7 +299,8 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
     ckpt = loaded.spec.checkpoint
     plan = plan_execution(loaded.spec.compile.steps_per_execution,
                           [*user_callbacks, history, guard, *log_callbacks],
-                          every_steps=ckpt.every_steps if ckpt.enabled else None, recipe_callbacks=user_callbacks)
+                          every_steps=ckpt.every_steps if ckpt.enabled else None, recipe_callbacks=user_callbacks,
+                          processes=distribution.process_count())
     run_dir.update_manifest(steps_per_execution=plan.to_dict())
 
     with _Signals(multi_process=distribution.process_count() > 1) as signals:
