@@ -1,6 +1,6 @@
 """trainctl's benchmark: CLI start-up, training speed, compile cache, checkpoint cost, memory.
 
-    $ python bench/bench.py                 # about 4 minutes on 2 cores
+    $ python bench/bench.py                 # about 3.5 minutes on 2 cores
     $ python bench/bench.py --quick         # about 1 minute: fewer repeats, no memory section
     $ python bench/bench.py --dry-run       # tiny sizes, one repeat: checks the harness, not the speed
     $ python bench/bench.py --only cli,train --json results.json

@@ -13,7 +13,8 @@ logs, checkpoint checks (and with `auto`, executions can be fused into one call:
   executions between them have one length (the longest that divides them all), so
   that each can be fused;
 - a recipe callback with batch hooks (e.g. a loss history per batch) sees every batch,
-  as with `model.fit`, so `auto` is 1 then;
+  as with `model.fit`, so `auto` is 1 then; so it is in a run over several processes,
+  which must all stop at the same steps;
 - an execution lasts about `TARGET_SECONDS` at most, so that progress, Ctrl-C and
   SIGTERM are answered promptly even when a step takes long.
 
