@@ -37,6 +37,8 @@ def test_eval_json_reaches_guide_accuracy(mnist_run: Path):
 def test_weights_equal_hand_written_keras(mnist_run: Path):
     import keras
 
+    from tests.reference.common import get_uncompiled_model
+
     with np.load(REPO / "trainctl" / "data" / "mnist.npz") as f:
         x_train, y_train = f["x_train"], f["y_train"]
     # The guide's code (seed 001), ported to Keras 3.
@@ -45,11 +47,7 @@ def test_weights_equal_hand_written_keras(mnist_run: Path):
     x_val, y_val = x_train[-10000:], y_train[-10000:]
     x_train, y_train = x_train[:-10000], y_train[:-10000]
     keras.utils.set_random_seed(1)
-    inputs = keras.Input(shape=(784,), name="digits")
-    x = keras.layers.Dense(64, activation="relu", name="dense_1")(inputs)
-    x = keras.layers.Dense(64, activation="relu", name="dense_2")(x)
-    outputs = keras.layers.Dense(10, activation="softmax", name="predictions")(x)
-    model = keras.Model(inputs=inputs, outputs=outputs)
+    model = get_uncompiled_model()
     model.compile(
         optimizer=keras.optimizers.RMSprop(learning_rate=1e-3),
         loss=keras.losses.SparseCategoricalCrossentropy(),
