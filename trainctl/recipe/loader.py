@@ -38,9 +38,10 @@ class Pos(NamedTuple):
 
 # Far above any real recipe (the largest shipped one has a few hundred nodes), far below
 # what costs seconds or memory: a hostile document stops here, at the line that crossed it.
-MAX_NODES = 100_000  # nodes after every alias is expanded ("billion laughs")
+MAX_NODES = 20_000  # nodes after every alias is expanded ("billion laughs")
 MAX_DEPTH = 64  # nesting levels, aliases expanded (PyYAML's composer recurses per level)
 MAX_BYTES = 4 * 1024 * 1024  # of recipe text
+MAX_INT_BITS = 256  # no setting needs a larger integer; a larger one cannot even be printed in decimal
 
 
 class _Loader(yaml.SafeLoader):
@@ -69,6 +70,20 @@ class _Loader(yaml.SafeLoader):
         if depth > MAX_DEPTH:
             raise yaml.composer.ComposerError(
                 None, None, f"{what} nests more than {MAX_DEPTH} levels deep", mark)
+
+    # PyYAML's scanner looks ahead over every open bracket, so thousands of them cost
+    # seconds before the composer sees the first: bound nesting where it is scanned.
+    def fetch_flow_collection_start(self, TokenClass):
+        if self.flow_level >= MAX_DEPTH:
+            raise yaml.scanner.ScannerError(None, None, f"brackets nest more than {MAX_DEPTH} levels deep",
+                                            self.get_mark())
+        super().fetch_flow_collection_start(TokenClass)
+
+    def add_indent(self, column):
+        if len(self.indents) >= MAX_DEPTH:
+            raise yaml.scanner.ScannerError(None, None, f"indentation nests more than {MAX_DEPTH} levels deep",
+                                            self.get_mark())
+        return super().add_indent(column)
 
     def compose_node(self, parent, index):
         event = self.peek_event()
@@ -148,7 +163,12 @@ def _build(loader: _Loader, doc: Document, node: yaml.Node, path: PathT, errors:
         )
         return None
     if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)  # resolves `<<:` merge keys
+        try:
+            loader.flatten_mapping(node)  # resolves `<<:` merge keys
+        except yaml.MarkedYAMLError as exc:  # `<<:` given something that is not a mapping
+            mark = exc.problem_mark or node.start_mark
+            errors.append(RecipeError(doc.file, mark.line + 1, mark.column + 1, f"invalid YAML: {exc.problem}"))
+            return None
         out: dict = {}
         for key_node, value_node in node.value:
             key = _build(loader, doc, key_node, path + ("<key>",), errors)
@@ -168,8 +188,13 @@ def _build(loader: _Loader, doc: Document, node: yaml.Node, path: PathT, errors:
     if isinstance(node, yaml.SequenceNode):
         return [_build(loader, doc, item, path + (i,), errors) for i, item in enumerate(node.value)]
     try:
-        return loader.construct_object(node, deep=True)
-    except (yaml.YAMLError, ValueError, OverflowError) as exc:  # `!!timestamp 2024-13-45`, a 5,000-digit int
+        value = loader.construct_object(node, deep=True)
+        if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+            raise ValueError(f"an integer of {value.bit_length()} bits is larger than any setting can be")
+        return value
+    # An explicit tag on a value it cannot read (`!!timestamp 2024-13-45`, `!!bool maybe`), a
+    # 5,000-digit int: PyYAML's constructors fail with whatever their parsing raised.
+    except (yaml.YAMLError, ValueError, OverflowError, LookupError, AttributeError, TypeError) as exc:
         p = _pos(doc.file, node)
         problem = getattr(exc, "problem", None) or str(exc)
         errors.append(RecipeError(p.file, p.line, p.col, f"invalid YAML value {_excerpt(node.value)}: {problem}"))
