@@ -237,6 +237,7 @@ def test_read_only_run_directory_exits_74_naming_it(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow  # three real runs: ~30 s on an idle machine
 def test_disk_full_while_checkpointing_keeps_the_last_good_checkpoint(tmp_path):
     """Epoch 1 checkpoints; the disk fills; resuming for epoch 2 fails at its checkpoint with exit 74."""
     _data(tmp_path)
