@@ -262,3 +262,14 @@ def test_disk_full_while_checkpointing_keeps_the_last_good_checkpoint(tmp_path):
         again = run_cli("resume", run, "train.epochs=2", cwd=tmp_path)  # the kept checkpoint resumes
         assert again.returncode == 0, again.stderr
         assert "resumed from" in again.stderr + again.stdout
+
+
+@pytest.mark.slow  # Keras spends ~20 s on the chain before the stack runs out
+def test_a_model_too_deep_to_build_is_exit_2_at_the_model(tmp_path):
+    _data(tmp_path)
+    layers = "".join("    - {Dense: {units: 2}}\n" for _ in range(3000))
+    recipe = _recipe(tmp_path, [("    - {Dense: {units: 8, activation: relu}}\n", layers)])
+    proc = run_cli("run", recipe, "-o", tmp_path / "run", cwd=tmp_path, timeout=900)
+    assert proc.returncode == 2, proc.stderr
+    assert f"{recipe}:{_line_of(recipe, 'model:') + 1}:" in proc.stderr, proc.stderr
+    assert "the model is too deep for Keras to build" in proc.stderr and "Traceback" not in proc.stderr
