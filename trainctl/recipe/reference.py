@@ -138,6 +138,8 @@ EXIT_CODES = {
     errors.EXIT_OK: "success",
     errors.EXIT_TRAINING_FAILED: "training failed (NaN loss, an exception in user code)",
     errors.EXIT_BAD_INPUT: "bad recipe, usage or data (every recipe problem is printed as `file:line:col: message`)",
+    errors.EXIT_WRITE_FAILED: "a file of the run could not be written (disk full, read-only, no permission); the path "
+                              "is named, nothing was replaced, earlier checkpoints are kept",
     errors.EXIT_SIGINT: "interrupted by SIGINT (Ctrl-C), after a clean checkpoint",
     errors.EXIT_SIGTERM: "interrupted by SIGTERM, after a clean checkpoint",
 }
