@@ -208,7 +208,8 @@ TAGS = ["!!python/object/apply:os.system [echo]", "!!python/name:os.system", "!!
 HUGE = ["9" * 5000, "-" + "1" * 4400, "1e99999", "-1e-99999", "0x" + "f" * 5000, "0o" + "7" * 6000,
         "1" + "_0" * 3000, "0b" + "1" * 20000, ".inf", "-.nan", "1:" + "59:" * 2000 + "1", "9" * 4300]
 NON_PRINTABLE = [chr(c) for c in [*range(0, 9), 11, 12, *range(14, 32), 127, 0x80, 0x9F, 0xFFFE, 0xFFFF]]
-UNICODE = ["ключ", "键", "🔥", "é", "e\u0301", "\u202eevil", "ｍｏｄｅｌ", "\u00a0", "ß", "🙂" * 50, "Ⅷ", "\u2028x"]
+UNICODE = ["ключ", "键", "🔥", "é", "e\u0301", "\u202eevil", "ｍｏｄｅｌ", "\u00a0", "ß", "🙂" * 50,
+           "Ⅷ", "\u2028x"]
 
 
 def _insert(text: str, rnd: random.Random, snippet: str) -> str:

@@ -58,6 +58,11 @@ def _snapshot(root: Path, skip: Path | None = None) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*") if skip is None or skip not in (p, *p.parents)}
 
 
+def _with_callbacks(entry: str, train: str = "") -> list[tuple[str, str]]:
+    """The edit adding `callbacks: [entry]` (and `train` settings) to BASE."""
+    return [("\ntrain: {", f"\ncallbacks: [{entry}]\ntrain: {{{train}")]
+
+
 # name: (edit of BASE as (old, new) pairs, text expected in the error, the line it is reported at)
 RUN_CASES = {
     "x/y lengths differ": ([("  y: y\n", "  y: yshort\n")], "different numbers of samples ('x' 64, 'yshort' 63)",
@@ -73,10 +78,10 @@ RUN_CASES = {
                                              "metric CategoricalAccuracy compares one-hot labels", "  metrics:"),
     "AUC on 10-class sparse labels": ([("[accuracy]", "[accuracy, AUC]")], "metric AUC scores binary",
                                       "  metrics:"),
-    "unknown monitor": ([("\ntrain: {", "\ncallbacks: [{EarlyStopping: {monitor: val_acuracy}}]\ntrain: {validation_split: "
-                                     "0.25, ")], "EarlyStopping monitors 'val_acuracy', which the model does not log "
-                                                 "(did you mean 'val_accuracy'?)", "callbacks:"),
-    "val_ monitor without validation": ([("\ntrain: {", "\ncallbacks: [{ReduceLROnPlateau: {monitor: val_loss}}]\ntrain: {")],
+    "unknown monitor": (_with_callbacks("{EarlyStopping: {monitor: val_acuracy}}", "validation_split: 0.25, "),
+                        "EarlyStopping monitors 'val_acuracy', which the model does not log "
+                        "(did you mean 'val_accuracy'?)", "callbacks:"),
+    "val_ monitor without validation": (_with_callbacks("{ReduceLROnPlateau: {monitor: val_loss}}"),
                                         "ReduceLROnPlateau monitors 'val_loss', but the run has no validation data",
                                         "callbacks:"),
 }
@@ -121,8 +126,10 @@ def _assert_refused(tmp_path: Path, case: str, code: int, err: str, recipe: Path
 def test_bad_data_and_settings_stop_before_training(tmp_path, case):
     _data(tmp_path)
     recipe = _recipe(tmp_path, RUN_CASES[case][0])
+    before = _snapshot(tmp_path)
     code, err = _main("run", str(recipe), "-o", str(tmp_path / "run"))
     _assert_refused(tmp_path, case, code, err, recipe)
+    assert _snapshot(tmp_path, skip=tmp_path / "run") == before
 
 
 @pytest.mark.slow
@@ -130,8 +137,10 @@ def test_bad_data_and_settings_stop_before_training(tmp_path, case):
 def test_bad_data_and_settings_through_a_subprocess(tmp_path, case):
     _data(tmp_path)
     recipe = _recipe(tmp_path, RUN_CASES[case][0])
+    before = _snapshot(tmp_path)
     proc = run_cli("run", recipe, "-o", tmp_path / "run", cwd=tmp_path)
     _assert_refused(tmp_path, case, proc.returncode, proc.stderr, recipe)
+    assert _snapshot(tmp_path, skip=tmp_path / "run") == before
 
 
 # Refused by `validate`, each at its line: (edits, expected, line start)
@@ -141,19 +150,19 @@ VALIDATE_CASES = {
                                        ("  x: x\n", "  x: [a, b, c, d]\n")],
                                       "header_only.csv has a header row and no data rows", "  train:"),
     "slice [500, 10]": ([("path: d.npz}", "path: d.npz, slice: [500, 10]}")],
-                        "slice [500, 10] selects no samples: its stop is not after its start (did you mean [10, 500]?)", "  train:"),
-    "integer monitor": ([("\ntrain: {", "\ncallbacks: [{EarlyStopping: {monitor: 3}}]\ntrain: {")],
+                        "slice [500, 10] selects no samples: its stop is not after its start "
+                        "(did you mean [10, 500]?)", "  train:"),
+    "integer monitor": (_with_callbacks("{EarlyStopping: {monitor: 3}}"),
                         "`monitor` is a metric name like 'val_loss', got 3 (int)", "callbacks:"),
-    "absolute ModelCheckpoint": ([("\ntrain: {", "\ncallbacks: [{ModelCheckpoint: {filepath: /tmp/evil.keras}}]\n"
-                                               "train: {")],
+    "absolute ModelCheckpoint": (_with_callbacks("{ModelCheckpoint: {filepath: /tmp/evil.keras}}"),
                                  "ModelCheckpoint.filepath '/tmp/evil.keras' would write outside the run directory: "
                                  "it is absolute", "callbacks:"),
-    "CSVLogger climbing out": ([("\ntrain: {", "\ncallbacks: [{CSVLogger: {filename: logs/../../evil.csv}}]\ntrain: {")],
+    "CSVLogger climbing out": (_with_callbacks("{CSVLogger: {filename: logs/../../evil.csv}}"),
                                "CSVLogger.filename 'logs/../../evil.csv' would write outside the run directory: "
                                "it climbs out with '..'", "callbacks:"),
-    "TensorBoard in home": ([("\ntrain: {", "\ncallbacks: [{TensorBoard: {log_dir: ~/tb}}]\ntrain: {")],
+    "TensorBoard in home": (_with_callbacks("{TensorBoard: {log_dir: ~/tb}}"),
                             "TensorBoard.log_dir '~/tb' would write outside", "callbacks:"),
-    "BackupAndRestore absolute": ([("\ntrain: {", "\ncallbacks: [{BackupAndRestore: {backup_dir: /tmp/bk}}]\ntrain: {")],
+    "BackupAndRestore absolute": (_with_callbacks("{BackupAndRestore: {backup_dir: /tmp/bk}}"),
                                   "BackupAndRestore.backup_dir '/tmp/bk' would write outside", "callbacks:"),
 }
 
