@@ -40,8 +40,7 @@ def write_failed(exc: OSError, dest: str | os.PathLike, what: str) -> WriteFaile
     """A `WriteFailed` naming `dest`, what was being written and the system's reason."""
     reason = exc.strerror or str(exc)
     code = f" [{errno.errorcode[exc.errno]}]" if exc.errno in errno.errorcode else ""
-    return WriteFailed(f"cannot write {what} {dest}: {reason}{code}; nothing was replaced "
-                       f"(an earlier {Path(dest).name} stays as it was)")
+    return WriteFailed(f"cannot write {what} {dest}: {reason}{code}; nothing already there was replaced or removed")
 
 
 @contextlib.contextmanager

@@ -239,11 +239,16 @@ def test_read_only_run_directory_exits_74_naming_it(tmp_path):
     _data(tmp_path)
     recipe = _recipe(tmp_path, [])
     with _tmpfs(tmp_path / "ro", "1m") as ro:
+        (ro / "existing").mkdir()
         subprocess.run(["mount", "-o", "remount,ro", str(ro)], check=True)
-        proc = run_cli("run", recipe, "-o", ro / "run", cwd=tmp_path)
+        proc = run_cli("run", recipe, "-o", ro / "run", cwd=tmp_path)  # cannot even be created
+        existing = run_cli("run", recipe, "-o", ro / "existing", cwd=tmp_path)  # its first file fails
     assert proc.returncode == 74, proc.stderr
     assert f"cannot write {ro / 'run'}: Read-only file system" in proc.stderr, proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert existing.returncode == 74, existing.stderr
+    assert (f"cannot write the file {ro / 'existing' / 'recipe.yaml'}: Read-only file system [EROFS]"
+            in existing.stderr), existing.stderr
+    assert "Traceback" not in proc.stderr + existing.stderr
 
 
 @pytest.mark.slow  # three real runs: ~30 s on an idle machine
