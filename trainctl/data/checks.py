@@ -9,7 +9,7 @@ recipe line of the split (or of the metric).
 
 Example:
 
-    >>> check_split(loaded, model, "train", [("x", x), ("y", y)], [("y", y)], fail)
+    >>> check_split(loaded, model, "train", [("x", x)], [("y", y)], [], fail)  # raises `fail(...)` on a problem
 """
 
 from __future__ import annotations
