@@ -13,12 +13,19 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+from trainctl.errors import WriteFailed
+
+# Errors that mean "this place cannot take the file", not a bug: reported with the path
+# and exit code 74, the previous version of the file left in place.
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.EIO})
 
 
 # mkstemp creates files readable by the owner only; run-directory files should get the
@@ -27,6 +34,23 @@ from typing import Iterator
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 _FILE_MODE = 0o666 & ~_UMASK
+
+
+def write_failed(exc: OSError, dest: str | os.PathLike, what: str) -> WriteFailed:
+    """A `WriteFailed` naming `dest`, what was being written and the system's reason."""
+    reason = exc.strerror or str(exc)
+    code = f" [{errno.errorcode[exc.errno]}]" if exc.errno in errno.errorcode else ""
+    return WriteFailed(f"cannot write {what} {dest}: {reason}{code}; nothing already there was replaced or removed")
+
+
+@contextlib.contextmanager
+def _reported(dest: Path, what: str) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRNOS:
+            raise
+        raise write_failed(exc, dest, what) from exc
 
 
 def fsync_dir(path: str | os.PathLike) -> None:
@@ -52,22 +76,23 @@ def atomic_path(dest: str | os.PathLike) -> Iterator[Path]:
         ...     model.save(tmp)
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    # Keras dispatches on the whole ending (`x.weights.h5` vs `x.h5`), so keep it.
-    suffix = ".weights.h5" if dest.name.endswith(".weights.h5") else dest.suffix
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.tmp-", suffix=suffix, dir=dest.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.chmod(tmp_path, _FILE_MODE)
-        with open(tmp_path, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp_path, dest)
-        fsync_dir(dest.parent)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+    with _reported(dest, "the file"):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        # Keras dispatches on the whole ending (`x.weights.h5` vs `x.h5`), so keep it.
+        suffix = ".weights.h5" if dest.name.endswith(".weights.h5") else dest.suffix
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.tmp-", suffix=suffix, dir=dest.parent)
+        os.close(fd)
+        tmp_path = Path(tmp)
+        try:
+            yield tmp_path
+            os.chmod(tmp_path, _FILE_MODE)
+            with open(tmp_path, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp_path, dest)
+            fsync_dir(dest.parent)
+        finally:
+            if tmp_path.exists():
+                tmp_path.unlink()
 
 
 def write_bytes(dest: str | os.PathLike, data: bytes) -> None:
@@ -89,20 +114,21 @@ def atomic_dir(dest: str | os.PathLike) -> Iterator[Path]:
     `.name.tmp-*` directory that readers ignore.
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
-    try:
-        yield tmp
-        for root, _dirs, files in os.walk(tmp):
-            for name in files:
-                with open(os.path.join(root, name), "rb+") as f:
-                    os.fsync(f.fileno())
-            fsync_dir(root)
-        os.rename(tmp, dest)
-        fsync_dir(dest.parent)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    with _reported(dest, "the directory"):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+        try:
+            yield tmp
+            for root, _dirs, files in os.walk(tmp):
+                for name in files:
+                    with open(os.path.join(root, name), "rb+") as f:
+                        os.fsync(f.fileno())
+                fsync_dir(root)
+            os.rename(tmp, dest)
+            fsync_dir(dest.parent)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

@@ -14,7 +14,7 @@ from typing import List, Optional
 import typer
 
 from trainctl import __version__
-from trainctl.errors import EXIT_TRAINING_FAILED, TrainctlError
+from trainctl.errors import EXIT_TRAINING_FAILED, EXIT_WRITE_FAILED, TrainctlError
 
 app = typer.Typer(
     name="trainctl",
@@ -325,5 +325,10 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
         if _DEBUG:
             raise
+        from trainctl.atomic import WRITE_ERRNOS
+
+        if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS and exc.filename:  # e.g. a read-only -o
+            _reporter().error(f"cannot write {exc.filename}: {exc.strerror}")
+            sys.exit(EXIT_WRITE_FAILED)
         _reporter().error(f"{type(exc).__name__}: {exc}\n(run with --debug for the Python traceback)")
         sys.exit(EXIT_TRAINING_FAILED)

@@ -6,6 +6,7 @@ Validators collect `RecipeError` values and raise them together in one
     0   success
     1   training failed (NaN loss, an exception in user code)
     2   bad recipe, usage or data
+    74  could not write the run directory (disk full, read-only, no permission)
     130 interrupted by SIGINT, 143 by SIGTERM (after a clean checkpoint)
 """
 
@@ -16,6 +17,7 @@ import dataclasses
 EXIT_OK = 0
 EXIT_TRAINING_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_WRITE_FAILED = 74  # sysexits.h's EX_IOERR
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 
@@ -63,6 +65,17 @@ class TrainingFailed(TrainctlError):
     """Training stopped on an error that is not the recipe's fault (NaN, user code)."""
 
     exit_code = EXIT_TRAINING_FAILED
+
+
+class WriteFailed(TrainctlError):
+    """A file of the run could not be written (disk full, read-only filesystem); nothing was replaced.
+
+    Example:
+
+        >>> raise WriteFailed("cannot write runs/x/ckpt/000000120: No space left on device")
+    """
+
+    exit_code = EXIT_WRITE_FAILED
 
 
 class Interrupted(TrainctlError):

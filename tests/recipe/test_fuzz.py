@@ -4,6 +4,13 @@ Mutations start from valid recipes (the shipped ones and the test fixtures) and 
 them the ways people do: a key deleted or misspelt, a value of the wrong type, a
 misspelt Keras name, and YAML text with unbalanced brackets, bad indentation, tabs or
 a `!!python/object` tag.
+
+Hostile input (`hostile_case`) breaks them the ways an attacker would: recursive and
+exponential aliases, deep nesting, non-printable characters, tags, huge numbers,
+unicode keys, binary garbage, a directory or an empty file as the recipe. Those run in
+a child process under a 1 GiB address-space limit, each case within a time bound. The
+default suite runs 200; `pytest -m slow tests/recipe/test_fuzz.py` runs 2,500
+and prints the figures (cases, failures, worst time, peak memory).
 """
 
 from __future__ import annotations
@@ -11,14 +18,19 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import json
 import os
 import random
 import re
+import resource
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -183,3 +195,234 @@ def test_real_processes(tmp_path):
         assert "Traceback" not in result.stderr
         if code == 2:
             assert re.search(rf"{re.escape(str(path))}:\d+:\d+: ", result.stderr), result.stderr
+
+
+# --- Hostile input -----------------------------------------------------------------------------
+
+MEMORY_LIMIT = 1 << 30  # RLIMIT_AS of the child that validates hostile recipes
+CASE_SECONDS = 3.0  # the most one hostile case may take
+TAGS = ["!!python/object/apply:os.system [echo]", "!!python/name:os.system", "!!binary aGk=", "!!set {a}",
+        "!!omap [{a: 1}]", "!!pairs [[a, 1]]", "!custom x", "!!timestamp 2024-13-45", "!!timestamp 2024-02-30",
+        "!!int abc", "!!float x", "!!bool maybe", "!!null 3", "!<tag:yaml.org,2002:str> s", "!!str [1]",
+        "!!map [1]", "!!seq {a: 1}", "!!timestamp 99999-01-01", "!!merge x", "!!value x"]
+HUGE = ["9" * 5000, "-" + "1" * 4400, "1e99999", "-1e-99999", "0x" + "f" * 5000, "0o" + "7" * 6000,
+        "1" + "_0" * 3000, "0b" + "1" * 20000, ".inf", "-.nan", "1:" + "59:" * 2000 + "1", "9" * 4300]
+NON_PRINTABLE = [chr(c) for c in [*range(0, 9), 11, 12, *range(14, 32), 127, 0x80, 0x9F, 0xFFFE, 0xFFFF]]
+UNICODE = ["ключ", "键", "🔥", "é", "e\u0301", "\u202eevil", "ｍｏｄｅｌ", "\u00a0", "ß", "🙂" * 50,
+           "Ⅷ", "\u2028x"]
+
+
+def _insert(text: str, rnd: random.Random, snippet: str) -> str:
+    """`snippet` as the value of a random key, or as a new top-level key."""
+    lines = text.splitlines(keepends=True)
+    keyed = [i for i, line in enumerate(lines) if re.match(r"^\s*[A-Za-z_]+:\s", line)]
+    if keyed and rnd.random() < 0.6:
+        i = rnd.choice(keyed)
+        key = lines[i].split(":", 1)[0]
+        lines[i] = f"{key}: {snippet}\n"
+        return "".join(lines)
+    return text + f"\nzz_hostile: {snippet}\n"
+
+
+def _laughs(rnd: random.Random) -> str:
+    levels, fan = rnd.randint(4, 30), rnd.randint(2, 12)
+    out = "\n".join([f"l0: &l0 [{', '.join(['lol'] * fan)}]"] + [
+        f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * fan)}]" for i in range(1, levels)])
+    return out + "\n"
+
+
+def hostile_case(rnd: random.Random, workdir: Path, n: int) -> Path:
+    """Write one hostile recipe (or a directory) under `workdir`; return its path."""
+    seed = rnd.choice(SEEDS)
+    kind = rnd.choice(["recursive", "laughs", "deep", "non_printable", "tag", "huge", "unicode", "garbage",
+                       "structure", "merge", "mixed"])
+    path = workdir / f"case{n:05d}.yaml"
+    if kind == "structure":
+        pick = rnd.randrange(6)
+        if pick == 0:
+            path.mkdir()
+            return path
+        data = [b"", b"\n", b"---\n", b"--- 1\n--- 2\n", b"\xef\xbb\xbf", b"~"][pick]
+        path.write_bytes(data + (seed.encode() if pick == 3 and rnd.random() < 0.5 else b""))
+        return path
+    if kind == "garbage":
+        size = rnd.choice([1, 16, 256, 4096, 65536])
+        data = bytes(rnd.getrandbits(8) for _ in range(size))
+        if rnd.random() < 0.5:  # garbage inside a real recipe
+            at = rnd.randint(0, len(seed))
+            data = seed.encode()[:at] + data[:64] + seed.encode()[at:]
+        path.write_bytes(data)
+        return path
+    if kind == "recursive":
+        snippet = rnd.choice(["&a [*a]", "&a {k: *a}", "&a [1, [2, [*a]]]", "&a {x: [*a, 1]}",
+                              "&a {<<: *a}", "&a [{k: &b [*b]}]", "&a {a: {b: {c: *a}}}"])
+        text = _insert(seed, rnd, snippet)
+    elif kind == "laughs":
+        text = seed + "\n" + _laughs(rnd) if rnd.random() < 0.5 else _laughs(rnd) + seed
+    elif kind == "deep":
+        depth = rnd.choice([65, 100, 1000, 10_000, 200_000])
+        style = rnd.randrange(4)
+        if style == 0:
+            snippet = "[" * depth + "]" * depth
+        elif style == 1:
+            snippet = "{a: " * depth + "1" + "}" * depth
+        elif style == 2:
+            snippet = "\n" + "".join(" " * (i + 2) + f"k{i}:\n" for i in range(min(depth, 2000)))
+        else:
+            snippet = "- " * min(depth, 5000) + "x"
+        text = _insert(seed, rnd, snippet)
+    elif kind == "non_printable":
+        at = rnd.randint(0, len(seed))
+        text = seed[:at] + rnd.choice(NON_PRINTABLE) + seed[at:]
+    elif kind == "tag":
+        text = _insert(seed, rnd, rnd.choice(TAGS))
+    elif kind == "huge":
+        text = _insert(seed, rnd, rnd.choice(HUGE))
+    elif kind == "unicode":
+        word = rnd.choice(UNICODE)
+        lines = seed.splitlines(keepends=True)
+        i = rnd.randrange(len(lines))
+        text = "".join(lines[:i]) + re.sub(r"^(\s*)[A-Za-z_]+:", rf"\g<1>{word}:", lines[i], count=1) + "".join(
+            lines[i + 1:]) if rnd.random() < 0.7 else _insert(seed, rnd, word)
+    elif kind == "merge":
+        text = _insert(seed, rnd, rnd.choice(["{<<: *undefined}", "&m {<<: [*m]}", "*nope", "&d 1\nd2: &d 2",
+                                              "{<<: 1}", "{<<: [1, 2]}"]))
+    else:
+        text = seed
+        for _ in range(rnd.randint(2, 4)):
+            text = _insert(text, rnd, rnd.choice([*TAGS, *HUGE[:4], "&a [*a]", *UNICODE]))
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    return path
+
+
+# Runs in the limited child: validates each path in-process through the CLI's `main`, as
+# `trainctl validate` does, and prints one JSON line per case and a summary.
+_CHILD = r"""
+import contextlib, io, json, resource, sys, time
+from trainctl.cli import main
+with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+    try:  # warm up: the first validate pays for lazy imports, not for the case
+        main(["validate", sys.argv[1]])
+    except SystemExit:
+        pass
+for path in sys.argv[2:]:
+    err = io.StringIO()
+    t0 = time.perf_counter()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            main(["validate", path])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code or 0
+        except BaseException as exc:
+            code = f"{type(exc).__name__}: {exc}"[:500]
+    print(json.dumps({"path": path, "code": code, "err": err.getvalue()[:2000],
+                      "seconds": time.perf_counter() - t0}), flush=True)
+print(json.dumps({"peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}), flush=True)
+"""
+
+
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+
+def _check_results(lines: list[str], paths: list[Path]) -> tuple[list, dict]:
+    results = [json.loads(line) for line in lines if line.startswith("{")]
+    summary = results.pop() if results and "peak_rss_kib" in results[-1] else {}
+    failures = []
+    for r in results:
+        problem = None
+        if "Traceback" in r["err"]:
+            problem = "traceback"
+        elif r["code"] not in (0, 2):
+            problem = f"exit {r['code']}"
+        elif r["code"] == 2 and not POSITIONED.search(r["err"]):
+            problem = "no location"
+        elif r["seconds"] > CASE_SECONDS:
+            problem = f"took {r['seconds']:.1f} s"
+        if problem:
+            failures.append((problem, r["path"], r["err"][:300]))
+    if len(results) != len(paths):
+        failures.append(("child died", paths[len(results)] if len(results) < len(paths) else None, ""))
+    return results, {**summary, "failures": failures}
+
+
+def run_hostile(count: int, seed: int, workdir: Path, chunk: int = 500) -> dict:
+    """Validate `count` hostile cases in limited children; figures and failures."""
+    rnd = random.Random(seed)
+    paths = [hostile_case(rnd, workdir, n) for n in range(count)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    figures = {"cases": 0, "failures": [], "worst_seconds": 0.0, "peak_rss_kib": 0}
+    for start in range(0, len(paths), chunk):
+        part = paths[start:start + chunk]
+        proc = subprocess.run([sys.executable, "-c", _CHILD, str(REPO / "recipes" / "mnist_mlp.yaml"), *map(str, part)],
+                              env=env, cwd=workdir,
+                              capture_output=True, text=True, timeout=600, preexec_fn=_limit_memory)
+        results, summary = _check_results(proc.stdout.splitlines(), part)
+        figures["cases"] += len(results)
+        figures["failures"] += summary["failures"]
+        figures["worst_seconds"] = max([figures["worst_seconds"], *(r["seconds"] for r in results)])
+        figures["peak_rss_kib"] = max(figures["peak_rss_kib"], summary.get("peak_rss_kib", 0))
+        if proc.returncode != 0:
+            figures["failures"].append(("child exit", proc.returncode, proc.stderr[-500:]))
+    return figures
+
+
+def test_hostile_recipes_fail_located_fast_and_small(tmp_path):
+    figures = run_hostile(200, seed=14, workdir=tmp_path)
+    assert figures["cases"] == 200
+    assert not figures["failures"], figures["failures"][:5]
+    assert figures["peak_rss_kib"] < MEMORY_LIMIT // 1024
+
+
+@pytest.mark.slow
+def test_hostile_recipes_full_scale(tmp_path):
+    t0 = time.perf_counter()
+    figures = run_hostile(2500, seed=2014, workdir=tmp_path)
+    print(f"\nhostile fuzz: {figures['cases']} cases, {len(figures['failures'])} failures, worst validate "
+          f"{figures['worst_seconds']:.2f} s, peak RSS {figures['peak_rss_kib'] / 1024:.0f} MiB, "
+          f"{time.perf_counter() - t0:.0f} s in all")
+    assert figures["cases"] == 2500
+    assert not figures["failures"], figures["failures"][:5]
+
+
+# Through the real command, under `ulimit -v`: the worst of each kind.
+HOSTILE_CLI = {
+    "recursive alias": ("x: &a [*a]\n", "1:8", "recursive alias"),
+    "billion laughs": ("l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+        f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 10)), "5:15", "more than 20,000 nodes"),
+    "deep nesting": ("x: " + "[" * 100_000 + "]" * 100_000 + "\n", "1:68", "brackets nest more than 64 levels"),
+    "NUL": ("name: t\nseed: 1\x00\n", "2:8", "U+0000"),
+    "timestamp": ("seed: !!timestamp 2024-13-45\n", "1:7", "month must be in 1..12"),
+    "binary": (b"name: \xff\xfe\x00garbage", "1:7", "not UTF-8"),
+    "empty file": ("", "1:1", "missing required key"),
+    "directory": (None, "1:1", "is a directory"),
+}
+
+
+def test_hostile_through_the_cli(tmp_path):
+    """One `trainctl validate` of every case (it reports each file's problems), under `ulimit -v`."""
+    paths = {}
+    for n, (case, (text, _, _)) in enumerate(HOSTILE_CLI.items()):
+        path = paths[case] = tmp_path / f"case{n}.yaml"
+        if text is None:
+            path.mkdir()
+        elif isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text, encoding="utf-8")
+    before = sorted(tmp_path.rglob("*"))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    t0 = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "trainctl", "validate", *map(str, paths.values())], env=env,
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120, preexec_fn=_limit_memory)
+    seconds = time.perf_counter() - t0
+    assert result.returncode == 2, result.stderr
+    for case, (_, where, expected) in HOSTILE_CLI.items():
+        line = next((ln for ln in result.stderr.splitlines() if f"{paths[case]}:" in ln), "")
+        assert line.partition("error: ")[2].startswith(f"{paths[case]}:{where}: ") or line.startswith(
+            f"{paths[case]}:{where}: "), (case, result.stderr)
+        assert expected in line, (case, line)
+    assert "Traceback" not in result.stderr
+    assert seconds < 30  # interpreter start included; each parse is milliseconds
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written

@@ -1,8 +1,8 @@
 """Recipe `callbacks:` → Keras callbacks, with their files kept inside the run directory.
 
 Keras names and arguments pass through, with three adjustments a run directory needs:
-relative paths (`ModelCheckpoint.filepath`, `CSVLogger.filename`, `BackupAndRestore.backup_dir`)
-are taken relative to the run directory; `TensorBoard` is served by trainctl's writer,
+paths (`ModelCheckpoint.filepath`, `CSVLogger.filename`, `BackupAndRestore.backup_dir`) are
+relative to the run directory, which they cannot leave; `TensorBoard` is served by trainctl's writer,
 which needs no TensorFlow; `LearningRateScheduler.schedule` may be a declarative
 schedule (see `trainctl.compile.schedules`). A custom callback whose constructor takes
 `run_dir` receives the run directory.
@@ -20,8 +20,8 @@ PATH_ARGS = {"ModelCheckpoint": "filepath", "CSVLogger": "filename", "BackupAndR
 
 
 def _inside(run_dir: Path, value: str) -> str:
-    path = Path(value)
-    return str(path if path.is_absolute() else run_dir / path)
+    # `validate` refused paths that leave the run directory (`trainctl.recipe.callback_checks`).
+    return str(run_dir / value)
 
 
 def build_callbacks(loaded, builder: Builder, run_dir: Path) -> list:

@@ -7,11 +7,14 @@ modules it declared; nothing else in a recipe can reach arbitrary code.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
+from importlib.machinery import ModuleSpec
 from pathlib import Path
 from typing import Any
 
 from trainctl.errors import RecipeInvalid
+from trainctl.recipe.modules import local_spec, shadow_message, shadowing
 
 
 def allowed(module: str, imports: list[str]) -> bool:
@@ -20,21 +23,37 @@ def allowed(module: str, imports: list[str]) -> bool:
 
 
 def import_recipe_modules(imports: list[str], base_dir: Path, doc) -> None:
-    """Import every `imports:` module, with the recipe's directory importable.
+    """Import every `imports:` module: from its file in the recipe's directory, else as installed.
 
+    The directory is not put on `sys.path`, so nothing else beside the recipe can be
+    imported by accident; a listed package's submodules load through its `__path__`.
     Import failures are the user's code failing: reported at the `imports:` entry with
     the exception, not as a traceback.
     """
-    if str(base_dir) not in sys.path:
-        sys.path.insert(0, str(base_dir))
     errors = []
     for i, name in enumerate(imports):
+        top = name.split(".")[0]
+        if (found := shadowing(top, base_dir)) is not None:
+            errors.append(doc.error(("imports", i), *shadow_message(top, found)))
+            continue
         try:
+            if top not in sys.modules and (spec := local_spec(top, base_dir)) is not None:
+                _load(top, spec)
             importlib.import_module(name)
         except Exception as exc:  # noqa: BLE001 - any failure of user code is reported
             errors.append(doc.error(("imports", i), f"cannot import {name!r}: {type(exc).__name__}: {exc}"))
     if errors:
         raise RecipeInvalid(errors)
+
+
+def _load(name: str, spec: ModuleSpec) -> None:
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # before running it, as `import` does, so it can import its own submodules
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
 
 
 def resolve(target: str, imports: list[str], doc, path: tuple) -> Any:

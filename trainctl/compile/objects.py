@@ -65,6 +65,9 @@ class Builder:
             return fn(*args, **kwargs)
         except RecipeInvalid:
             raise
+        except RecursionError:  # Keras walks a layer chain recursively: thousands of layers exhaust the stack
+            raise self.fail(path, f"{what}: the model is too deep for Keras to build (Python's recursion limit "
+                                  f"stopped it)", "use fewer layers in one chain, or nest them in sub-models") from None
         except Exception as exc:  # noqa: BLE001 - any constructor failure is the recipe's
             raise self.fail(path, f"{what}: {type(exc).__name__}: {exc}") from None
 

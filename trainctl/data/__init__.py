@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from trainctl.data.checks import check_split
 from trainctl.data.sources import SourceContext, load_source
 from trainctl.data.transforms import apply_transforms
 from trainctl.errors import RecipeInvalid
@@ -66,18 +67,19 @@ def model_shapes(model) -> tuple[dict[str, tuple], dict[str, tuple]]:
     return inputs, outputs
 
 
-def _select(arrays: dict, key, names: list[str], default: str, what: str, fail) -> Any:
-    """The array(s) `key` picks for the model's `names` (inputs or outputs)."""
+def _select(arrays: dict, key, names: list[str], default: str, what: str, fail) -> tuple[Any, list]:
+    """The array(s) `key` picks for the model's `names` (inputs or outputs), and (array key, array) pairs."""
     if key is None:
         if names and all(n in arrays for n in names):
-            return arrays[names[0]] if len(names) == 1 else {n: arrays[n] for n in names}
-        key = default
+            key = names[0] if len(names) == 1 else {n: n for n in names}
+        else:
+            key = default
     try:
         if isinstance(key, str):
-            return arrays[key]
+            return arrays[key], [(key, arrays[key])]
         if isinstance(key, list):
-            return [arrays[k] for k in key]
-        return {name: arrays[k] for name, k in key.items()}
+            return [arrays[k] for k in key], [(k, arrays[k]) for k in key]
+        return {name: arrays[k] for name, k in key.items()}, [(k, arrays[k]) for k in key.values()]
     except KeyError as exc:
         raise fail(f"no array {exc.args[0]!r} for the model {what}; this split has: {', '.join(sorted(arrays))}")
 
@@ -126,12 +128,13 @@ def load_splits(loaded, model, resolve) -> Splits:
                     arrays[key] = apply_transforms(arrays[key], steps)
                 except (ValueError, TypeError) as exc:
                     raise RecipeInvalid([doc.error(("data", "transforms", key), f"{key}: {exc}")]) from None
-        x = _select(arrays, spec.x, list(inputs), "x", "inputs", fail)
+        x, named_x = _select(arrays, spec.x, list(inputs), "x", "inputs", fail)
         # No `y` and no array named like the outputs or `y`: a model that computes its own
         # loss from its inputs (the guide's LogisticEndpoint) trains without targets.
         has_targets = spec.y is not None or "y" in arrays or (outputs and all(o in arrays for o in outputs))
-        y = _select(arrays, spec.y, list(outputs), "y", "outputs", fail) if has_targets else None
+        y, named_y = _select(arrays, spec.y, list(outputs), "y", "outputs", fail) if has_targets else (None, [])
         sw = arrays[spec.sample_weight] if spec.sample_weight else None
+        check_split(loaded, model, split, named_x, named_y, [(spec.sample_weight, sw)] if sw is not None else [], fail)
         _check_shapes(x, inputs, fail)
         out[split] = Split(x=x, y=y, sample_weight=sw)
     return Splits(**out)

@@ -77,6 +77,8 @@ def _csv(spec, ctx: SourceContext) -> dict[str, np.ndarray]:
     if not rows:
         raise ctx.fail(f"{path.name} is empty; expected a header row", "path")
     header, body = rows[0], rows[1:]
+    if not body:
+        raise ctx.fail(f"{path.name} has a header row and no data rows", "path")
     columns = spec.columns or {name: name for name in header}
     out = {}
     for name, cols in columns.items():

@@ -144,6 +144,9 @@ def _check_source(ctx: CheckContext, path: PathT, src: dict, model: ModelInfo) -
         ctx.error(path + ("slice",), f"expected [start, stop] (or [start, stop, step]), got {len(span)} numbers")
     elif isinstance(span, list) and len(span) == 3 and span[2] == 0:
         ctx.error(path + ("slice", 2), "a slice step cannot be 0")
+    elif _empty_slice(span):
+        ctx.error(path + ("slice",), f"slice {span} selects no samples: its stop is not after its start",
+                  f"did you mean [{span[1]}, {span[0]}]?" if span[1] >= 0 else None)
     kind = src.get("source")
     if kind == "mnist":
         return MNIST_ARRAYS
@@ -156,6 +159,15 @@ def _check_source(ctx: CheckContext, path: PathT, src: dict, model: ModelInfo) -
     if kind == "python":
         check_import_path(ctx, path + ("function",), src.get("function"), what="function")
     return None
+
+
+def _empty_slice(span: Any) -> bool:
+    """`[start, stop]` (step positive or absent) that selects nothing whatever the data's length."""
+    if not isinstance(span, list) or len(span) not in (2, 3):
+        return False
+    start, stop, step = (span + [1])[:3]
+    ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (start, stop, step))
+    return ints and step > 0 and (start >= 0) == (stop >= 0) and stop <= start
 
 
 def _existing_file(ctx: CheckContext, path: PathT, value: Any) -> Path | None:
@@ -185,6 +197,9 @@ def _npz_arrays(ctx: CheckContext, path: PathT, src: dict) -> frozenset[str] | N
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         ctx.error(path + ("path",), f"cannot read {file} as .npz: {exc}", "write it with numpy.savez")
         return None
+    if not stored:
+        ctx.error(path + ("path",), f"{file} holds no arrays", "write them with numpy.savez(path, x=..., y=...)")
+        return None
     renames = src.get("keys")
     if not isinstance(renames, dict):
         return stored
@@ -207,13 +222,16 @@ def _csv_arrays(ctx: CheckContext, path: PathT, src: dict) -> frozenset[str] | N
         return None
     try:
         with open(file, newline="", encoding="utf-8") as f:
-            header = next(csv.reader(f, delimiter=delimiter), None)
+            rows = csv.reader(f, delimiter=delimiter)
+            header, first = next(rows, None), next(rows, None)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         ctx.error(path + ("path",), f"cannot read {file} as CSV: {exc}")
         return None
     if not header:
         ctx.error(path + ("path",), f"{file} is empty; expected a header row naming the columns")
         return None
+    if first is None:
+        ctx.error(path + ("path",), f"{file} has a header row and no data rows")
     header = [h.strip() for h in header]
     columns = src.get("columns")
     if not isinstance(columns, dict):

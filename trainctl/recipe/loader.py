@@ -36,8 +36,78 @@ class Pos(NamedTuple):
     col: int
 
 
+# Far above any real recipe (the largest shipped one has a few hundred nodes), far below
+# what costs seconds or memory: a hostile document stops here, at the line that crossed it.
+MAX_NODES = 20_000  # nodes after every alias is expanded ("billion laughs")
+MAX_DEPTH = 64  # nesting levels, aliases expanded (PyYAML's composer recurses per level)
+MAX_BYTES = 4 * 1024 * 1024  # of recipe text
+MAX_INT_BITS = 256  # no setting needs a larger integer; a larger one cannot even be printed in decimal
+
+
 class _Loader(yaml.SafeLoader):
-    """The safe loader, plus floats written the way people write them (`1e-3`)."""
+    """The safe loader, plus floats written the way people write them (`1e-3`), and bounds.
+
+    Composing counts nodes as if every alias were expanded and measures nesting depth,
+    so a recursive alias, exponential aliases or deep nesting fail at the alias or the
+    node that crosses a bound, in milliseconds, instead of exhausting the stack or memory
+    when the node graph is turned into data.
+    """
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._nodes = 0
+        self._depth = 0
+        self._deepest = 0
+        self._open: set[str] = set()  # anchors whose node is still being composed
+        self._extent: dict[str, tuple[int, int]] = {}  # anchor -> (expanded nodes, height)
+
+    def _grow(self, nodes: int, depth: int, mark, what: str) -> None:
+        self._nodes += nodes
+        self._deepest = max(self._deepest, depth)
+        if self._nodes > MAX_NODES:
+            raise yaml.composer.ComposerError(
+                None, None, f"{what} makes the document more than {MAX_NODES:,} nodes once aliases are expanded", mark)
+        if depth > MAX_DEPTH:
+            raise yaml.composer.ComposerError(
+                None, None, f"{what} nests more than {MAX_DEPTH} levels deep", mark)
+
+    # PyYAML's scanner looks ahead over every open bracket, so thousands of them cost
+    # seconds before the composer sees the first: bound nesting where it is scanned.
+    def fetch_flow_collection_start(self, TokenClass):
+        if self.flow_level >= MAX_DEPTH:
+            raise yaml.scanner.ScannerError(None, None, f"brackets nest more than {MAX_DEPTH} levels deep",
+                                            self.get_mark())
+        super().fetch_flow_collection_start(TokenClass)
+
+    def add_indent(self, column):
+        if len(self.indents) >= MAX_DEPTH:
+            raise yaml.scanner.ScannerError(None, None, f"indentation nests more than {MAX_DEPTH} levels deep",
+                                            self.get_mark())
+        return super().add_indent(column)
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in self._open:
+                raise yaml.composer.ComposerError(
+                    None, None, f"alias *{event.anchor} is inside the node it names (a recursive alias)",
+                    event.start_mark)
+            nodes, height = self._extent.get(event.anchor, (0, 0))
+            self._grow(nodes, self._depth + height, event.start_mark, f"alias *{event.anchor}")
+            return super().compose_node(parent, index)
+        self._depth += 1
+        self._grow(1, self._depth, event.start_mark, "this node")
+        anchor = event.anchor
+        if anchor is not None:
+            self._open.add(anchor)
+        start, deepest, self._deepest = self._nodes, self._deepest, self._depth
+        node = super().compose_node(parent, index)
+        if anchor is not None:
+            self._open.discard(anchor)
+            self._extent[anchor] = (self._nodes - start + 1, self._deepest - self._depth + 1)
+        self._deepest = max(self._deepest, deepest)
+        self._depth -= 1
+        return node
 
 
 # YAML 1.1 reads `1e-3` as a string; every ML config writes learning rates that way.
@@ -93,7 +163,12 @@ def _build(loader: _Loader, doc: Document, node: yaml.Node, path: PathT, errors:
         )
         return None
     if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)  # resolves `<<:` merge keys
+        try:
+            loader.flatten_mapping(node)  # resolves `<<:` merge keys
+        except yaml.MarkedYAMLError as exc:  # `<<:` given something that is not a mapping
+            mark = exc.problem_mark or node.start_mark
+            errors.append(RecipeError(doc.file, mark.line + 1, mark.column + 1, f"invalid YAML: {exc.problem}"))
+            return None
         out: dict = {}
         for key_node, value_node in node.value:
             key = _build(loader, doc, key_node, path + ("<key>",), errors)
@@ -112,14 +187,41 @@ def _build(loader: _Loader, doc: Document, node: yaml.Node, path: PathT, errors:
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_build(loader, doc, item, path + (i,), errors) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    try:
+        value = loader.construct_object(node, deep=True)
+        if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+            raise ValueError(f"an integer of {value.bit_length()} bits is larger than any setting can be")
+        return value
+    # An explicit tag on a value it cannot read (`!!timestamp 2024-13-45`, `!!bool maybe`), a
+    # 5,000-digit int: PyYAML's constructors fail with whatever their parsing raised.
+    except (yaml.YAMLError, ValueError, OverflowError, LookupError, AttributeError, TypeError) as exc:
+        p = _pos(doc.file, node)
+        problem = getattr(exc, "problem", None) or str(exc)
+        errors.append(RecipeError(p.file, p.line, p.col, f"invalid YAML value {_excerpt(node.value)}: {problem}"))
+        return None
+
+
+def _excerpt(value: str, width: int = 40) -> str:
+    return repr(value if len(value) <= width else value[:width] + "...")
+
+
+def _line_col(text: str, index: int) -> tuple[int, int]:
+    before = text[:index]
+    return before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1
 
 
 def parse_document(text: str, file: str) -> Document:
     """Parse YAML `text` into a `Document`; syntax errors become one `RecipeInvalid`."""
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)  # the reader rejects non-printable characters here
         node = loader.get_single_node()
+    except yaml.reader.ReaderError as exc:
+        line, col = _line_col(text, exc.position)
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        raise RecipeInvalid([RecipeError(file, line, col, f"invalid YAML: character {char!r} "
+                                         f"(U+{ord(char):04X}) is not allowed",
+                                         "YAML text holds printable characters only")]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -129,19 +231,15 @@ def parse_document(text: str, file: str) -> Document:
     except yaml.YAMLError as exc:
         raise RecipeInvalid([RecipeError(file, 1, 1, f"invalid YAML: {exc}")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     doc = Document(file=file, data=None, values={}, keys={})
     if node is None:
         doc.data = {}
         doc.values[()] = Pos(file, 1, 1)
         return doc
     errors: list[RecipeError] = []
-    try:
-        doc.data = _build(loader, doc, node, (), errors)
-    except yaml.YAMLError as exc:  # e.g. an unparsable timestamp
-        mark = getattr(exc, "problem_mark", None)
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        errors.append(RecipeError(file, line, col, f"invalid YAML value: {getattr(exc, 'problem', exc)}"))
+    doc.data = _build(loader, doc, node, (), errors)
     if errors:
         raise RecipeInvalid(errors)
     return doc
@@ -151,11 +249,25 @@ def load_document(path: str | Path) -> Document:
     """Read and parse a YAML file. A missing or unreadable file is a `RecipeInvalid` too."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise RecipeInvalid([RecipeError(str(path), 1, 1, "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RecipeInvalid([RecipeError(str(path), 1, 1, f"cannot read the file: {exc}")]) from None
+    except IsADirectoryError:
+        raise RecipeInvalid([RecipeError(str(path), 1, 1, "is a directory; expected a recipe file")]) from None
+    except OSError as exc:
+        raise RecipeInvalid([RecipeError(str(path), 1, 1, f"cannot read the file: {exc.strerror or exc}")]) from None
+    if len(raw) > MAX_BYTES:
+        raise RecipeInvalid([RecipeError(str(path), 1, 1, f"the file is larger than {MAX_BYTES // 2**20} MiB; "
+                                                          "a recipe is a short text file")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start].decode("utf-8", "replace")
+        line, col = _line_col(before, len(before))
+        raise RecipeInvalid([RecipeError(str(path), line, col, f"not UTF-8 text: byte 0x{raw[exc.start]:02x} "
+                                                               f"cannot start a character here",
+                                         "a recipe is a UTF-8 YAML text file")]) from None
     return parse_document(text, str(path))
 
 

@@ -1,7 +1,10 @@
 """Check `imports:` and `module:Name` paths without running any user code.
 
-A recipe reaches Python only through modules it lists under `imports:`; the recipe's
-directory comes first on the import path. Validation finds those modules on disk
+A recipe reaches Python only through modules it lists under `imports:`, looked up in the
+recipe's directory first. The directory is never put on `sys.path` (a planted
+`tensorboardX.py` beside a recipe must not run when a library imports that name): each
+listed module is loaded from its file, and one whose top-level name is also an installed
+package is refused unless `TRAINCTL_SHADOW` names it. Validation finds those modules on disk
 (`importlib.machinery.PathFinder`, which reads directories and executes nothing, not
 even a package's `__init__.py`) but never imports them: a typo is caught before a
 training run, and `trainctl validate` stays free of side effects.
@@ -10,6 +13,7 @@ training run, and `trainctl validate` stays free of side effects.
 from __future__ import annotations
 
 import importlib.util
+import os
 import pkgutil
 import re
 import sys
@@ -22,6 +26,51 @@ from trainctl.recipe.structure import did_you_mean
 
 _MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _QUALNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+SHADOW_ENV = "TRAINCTL_SHADOW"  # comma-separated top-level names a recipe's module may shadow
+
+
+def local_spec(top: str, base_dir: Path) -> ModuleSpec | None:
+    """The spec of the top-level module or package `top` in `base_dir` alone, or None."""
+    return PathFinder.find_spec(top, [str(base_dir)])
+
+
+def installed_spec(top: str, base_dir: Path) -> ModuleSpec | None:
+    """The spec `import top` finds outside `base_dir` (site-packages, stdlib, builtins), or None.
+
+    Example:
+
+        >>> installed_spec("json", Path("recipes")).origin
+        '.../lib/python3.12/json/__init__.py'
+    """
+    base = os.path.realpath(base_dir)
+    elsewhere = [p for p in sys.path if os.path.realpath(p or ".") != base]
+    spec = PathFinder.find_spec(top, elsewhere)
+    if spec is None:
+        try:  # builtins and packages installed behind a meta path finder (editable installs)
+            spec = importlib.util.find_spec(top)
+        except (ImportError, ValueError):
+            return None
+        if spec is not None and spec.origin and os.path.realpath(spec.origin).startswith(base + os.sep):
+            return None
+    return spec
+
+
+def shadowing(top: str, base_dir: Path) -> tuple[ModuleSpec, ModuleSpec] | None:
+    """(the recipe's, the installed) specs when a module beside the recipe would shadow an installed one."""
+    local = local_spec(top, base_dir)
+    if local is None or top in os.environ.get(SHADOW_ENV, "").replace(" ", "").split(","):
+        return None
+    installed = installed_spec(top, base_dir)
+    return (local, installed) if installed is not None else None
+
+
+def shadow_message(top: str, found: tuple[ModuleSpec, ModuleSpec]) -> tuple[str, str]:
+    """The error and hint for a recipe module named like an installed package."""
+    local, installed = found
+    where = local.origin or next(iter(local.submodule_search_locations or []), "?")
+    return (f"module {top!r} beside the recipe ({where}) has the name of an installed module "
+            f"({installed.origin or top}) and would replace it",
+            f"rename it, or set {SHADOW_ENV}={top} to load the recipe's copy anyway")
 
 
 def find_module(name: str, base_dir: Path) -> ModuleSpec | None:
@@ -59,7 +108,10 @@ def check_imports(ctx: CheckContext) -> None:
             ctx.error(path, f"module {name!r} is listed twice", f"first at line {seen[name]}")
             continue
         seen[name] = ctx.line_of(path)
-        if find_module(name, ctx.base_dir) is None:
+        top = name.split(".")[0]
+        if (found := shadowing(top, ctx.base_dir)) is not None:
+            ctx.error(path, *shadow_message(top, found))
+        elif find_module(name, ctx.base_dir) is None:
             ctx.error(path, f"module {name!r} not found in {ctx.base_dir} or on sys.path",
                       did_you_mean(name, _siblings(name, ctx.base_dir))
                       or f"expected a file {name.replace('.', '/')}.py or a package directory next to the recipe")

@@ -138,6 +138,8 @@ EXIT_CODES = {
     errors.EXIT_OK: "success",
     errors.EXIT_TRAINING_FAILED: "training failed (NaN loss, an exception in user code)",
     errors.EXIT_BAD_INPUT: "bad recipe, usage or data (every recipe problem is printed as `file:line:col: message`)",
+    errors.EXIT_WRITE_FAILED: "a file of the run could not be written (disk full, read-only, no permission); the path "
+                              "is named, nothing was replaced, earlier checkpoints are kept",
     errors.EXIT_SIGINT: "interrupted by SIGINT (Ctrl-C), after a clean checkpoint",
     errors.EXIT_SIGTERM: "interrupted by SIGTERM, after a clean checkpoint",
 }
@@ -368,7 +370,9 @@ def _refs_section() -> list[str]:
         "  class requires (e.g. `units` of `Dense`) must be given. A string alias of a function (`mse`) takes",
         "  no arguments: use its class (`MeanSquaredError`).",
         "- **`{class: \"module:Name\", args: {...}}`** builds `Name` from `module`, which must be listed under",
-        "  `imports:` (or be a submodule of a listed package); the recipe's directory is importable. Validation",
+        "  `imports:` (or be a submodule of a listed package). A listed module is loaded from its file in the",
+        "  recipe's directory (else as installed); the directory is never put on `sys.path`, and a module there",
+        "  named like an installed package is refused unless `TRAINCTL_SHADOW=name` asks for it. Validation",
         "  finds the module without importing it.",
         "",
         "Some arguments are references themselves: an optimizer's `learning_rate` may be a learning rate",

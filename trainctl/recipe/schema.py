@@ -369,7 +369,8 @@ class Recipe(_Strict):
     seed: Annotated[int, Field(ge=0, description="`keras.utils.set_random_seed(seed)`; derives every RNG.")] = 0
     imports: Annotated[
         list[str],
-        Field(description="Modules custom code may come from; the recipe's directory is importable."),
+        Field(description="Modules custom code may come from, loaded from their files beside the recipe (else as "
+                          "installed); nothing else there is importable."),
     ] = Field(default_factory=list)
     data: DataSpec
     model: ModelSpec

@@ -8,6 +8,7 @@ None of them imports Keras, JAX or user code.
 from __future__ import annotations
 
 from trainctl.errors import RecipeError
+from trainctl.recipe.callback_checks import check_callbacks
 from trainctl.recipe.compiling import check_compile
 from trainctl.recipe.context import CheckContext
 from trainctl.recipe.datacheck import check_data
@@ -33,6 +34,7 @@ def semantic_errors(loaded) -> list[RecipeError]:
     _check_train(ctx, model)
     for i, callback in enumerate(ctx.get(("callbacks",)) or []):
         check_ref(ctx, ("callbacks", i), callback, "callbacks")
+    check_callbacks(ctx)
     return list(dict.fromkeys([*ctx.errors, *distribution_errors(loaded)]))
 
 

@@ -243,8 +243,9 @@ class Loop:
     def __init__(self, model, train, validation, spec, callbacks, position: Position | None = None,
                  on_step: Callable | None = None, on_epoch_end: Callable | None = None,
                  restore: Callable | None = None, fresh_callbacks: tuple = (), plan: ExecutionPlan | None = None,
-                 lazy_logs: tuple = ()):
+                 lazy_logs: tuple = (), checks: Callable | None = None):
         self.model = model
+        self.checks = checks  # checks(model, validating), once the model and its metrics are built
         self.spec = spec
         self.plan = plan or ExecutionPlan(model.steps_per_execution)
         self.executed = 0  # steps run by the last execution
@@ -290,6 +291,8 @@ class Loop:
         model.steps_per_execution = self.plan.max_steps  # before the train function is made
         model._eval_epoch_iterator = None
         model._symbolic_build(iterator=it)
+        if self.checks is not None:
+            self.checks(model, self.validation is not None)
         it.reset()
         self.callbacks = callbacks = LazyLogsCallbackList(
             self.user_callbacks, lazy=self.lazy_logs, add_history=True, add_progbar=False, verbose=0,

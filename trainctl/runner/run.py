@@ -276,6 +276,7 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
 
     from trainctl.runner.compile_cache import enable_compile_cache
     from trainctl.runner.execution import plan_execution
+    from trainctl.runner.prechecks import check_monitors
 
     report = get_reporter()
     enable_compile_cache()  # before anything compiles, seeding included
@@ -325,6 +326,7 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
             fresh_callbacks=(guard, *log_callbacks),
             plan=plan,
             lazy_logs=(guard, *log_callbacks),
+            checks=lambda model, validating: check_monitors(loaded, model, validating),
         )
         # A checkpoint taken after the last epoch still runs through the loop: it trains
         # nothing, but ends training as the original run did (on_train_end, which may
