@@ -13,10 +13,10 @@ def evaluate(target: str | Path, split: str = "test", overrides: list[str] | Non
              data_file: Path | None = None) -> dict[str, float]:
     """Metrics of the run's `model.keras` on `split`, as `{name: value}`.
 
-    `data_file` (a .npz or .csv) replaces the split's data; it is read with the recipe's
+    `data_file` (a .npz or .csv) replaces the recipe's data; it is read with the recipe's
     own `keys:`/`columns:`/`delimiter:` when the recipe's split (or, failing that, its
     training data) is of the same kind, so a file laid out like the training data needs
-    no mapping. `overrides` (`data.x=...`, `data.y=...`) map it otherwise.
+    no mapping. `overrides` (`data.x=...`, `data.y=...`) map its arrays otherwise.
 
     Example:
 
@@ -40,11 +40,16 @@ def evaluate(target: str | Path, split: str = "test", overrides: list[str] | Non
         raise TrainctlError(f"--split must be train, validation or test, got {split!r}")
     base_dir = run_dir.read_manifest().get("base_dir") or str(run_dir.path)
     text = run_dir.recipe.read_text(encoding="utf-8")
-    loaded = load_recipe_text(text, str(run_dir.recipe), base_dir, overrides or [])
+    # With a file, the overrides may name its arrays, which the recipe's own data lacks.
+    loaded = load_recipe_text(text, str(run_dir.recipe), base_dir, [] if data_file else overrides or [])
     if data_file is not None:
         source = _file_source(loaded.spec.data, split, Path(data_file))
+        # The file stands for every split, so `data.x`/`data.y` overrides name its arrays
+        # alone, and the recipe's own data is not loaded at all.
+        splits = {"train": source, "validation": None, "test": None, split: source}
         loaded = load_recipe_text(text, str(run_dir.recipe), base_dir,
-                                  [*(overrides or []), f"data.{split}={json.dumps(source)}"])
+                                  [*(f"data.{k}={json.dumps(v)}" for k, v in splits.items()),
+                                   "train.validation_split=0", *(overrides or [])])
     import_recipe_modules(loaded.spec.imports, loaded.base_dir, loaded.document)
     model = keras.saving.load_model(model_path)
     splits = load_splits(loaded, model, Builder(loaded).user_object)
