@@ -247,10 +247,14 @@ class ConsoleProgress(keras.callbacks.Callback):
         """An epoch's line: 0 full names, 1 short names, 2 short names without separators."""
         names = short_names(list(logs)) if tier else {k: k for k in logs}
         sep, colon = (" - ", ":") if tier < 2 else ("  ", "")
-        parts = [*head, *(f"{names[k]}{colon} {format_value(v)}" for k, v in logs.items())]
         best = self._shown()
-        if improved:
-            parts[-1] += f" (best {names.get(best, best)})" if tier < 2 else " (best)"
+        parts = [*head]
+        for key, value in logs.items():
+            # Short lines mark the monitored value where it stands: `val_loss 0.12 (best)`.
+            mark = " (best)" if tier and improved and key == best else ""
+            parts.append(f"{names[key]}{colon} {format_value(value)}{mark}")
+        if improved and not tier:
+            parts[-1] += f" (best {best})"
         if tier < 2:
             return sep.join(parts)
         # Still too wide: break between metrics, never inside one, and indent under the title.
