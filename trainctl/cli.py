@@ -6,6 +6,7 @@ commands that train or evaluate, so `--help`, `validate`, `schema` and `recipes`
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
@@ -17,7 +18,44 @@ import typer
 from trainctl import __version__
 from trainctl.errors import EXIT_TRAINING_FAILED, TrainctlError
 
+class _Group(typer.core.TyperGroup):
+    """Help in the usual Unix form, whatever typer's version: `run [OPTIONS] RECIPE [OVERRIDES]...`
+    (recent typers write required arguments as `{recipe}`) and no `<bool>` type after a flag."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for command in [self, *self.commands.values()]:
+            if command is not self:
+                command.collect_usage_pieces = functools.partial(_usage_pieces, command)
+            command.get_help_option = functools.partial(_help_option, command.get_help_option)
+            for param in command.params:
+                _no_flag_type(param)
+
+
+def _no_flag_type(param) -> None:
+    if getattr(param, "is_flag", False) and param.metavar is None:
+        param.metavar = ""  # typer shows it as the flag's type; a flag takes no value
+
+
+def _help_option(get_help_option, ctx):
+    option = get_help_option(ctx)
+    if option is not None:
+        _no_flag_type(option)
+    return option
+
+
+def _usage_pieces(command, ctx) -> list[str]:
+    pieces = [command.options_metavar] if command.options_metavar else []
+    for param in command.get_params(ctx):
+        if param.param_type_name == "argument":
+            name = param.metavar or param.name.upper()
+            name += "..." if param.nargs != 1 and "..." not in name else ""
+            pieces.append(name if param.required else f"[{name}]")
+    return pieces
+
+
 app = typer.Typer(
+    cls=_Group,
     name="trainctl",
     help="Declarative training for Keras 3 on JAX: a YAML recipe in, a trained, checkpointed, resumable model out.",
     add_completion=True,
@@ -95,7 +133,7 @@ def _compile_cache(no_compile_cache: bool) -> None:
 
 @app.command()
 def validate(
-    args: List[str] = typer.Argument(..., metavar="RECIPE... [KEY=VALUE]...",
+    args: List[str] = typer.Argument(..., metavar="RECIPE... [KEY=VALUE...]",
                                      help=f"Recipe files to check, then {_OVERRIDES_HELP}"),
     imports: Optional[List[str]] = typer.Option(
         None, "--import", help="Module custom code may come from, as if listed under `imports:` (repeatable)."
@@ -209,7 +247,7 @@ def eval_(
                              "`columns:` when its data is of the same kind."),
     x: Optional[str] = typer.Option(
         None, "--x", help="The file's array(s) fed to the model inputs, as `data.x` in a recipe: "
-                          "a key, [a, b] or {input: key}."),
+                          "a key, a list of keys or {input: key}."),
     y: Optional[str] = typer.Option(None, "--y", help="The file's array(s) used as targets, as `data.y`."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as one JSON object."),
     no_compile_cache: bool = _NO_COMPILE_CACHE,
@@ -283,7 +321,7 @@ def summary(
 
 @app.command()
 def smoke(
-    args: List[str] = typer.Argument(..., metavar="PATH... [KEY=VALUE]...",
+    args: List[str] = typer.Argument(..., metavar="PATH... [KEY=VALUE...]",
                                      help=f"Recipe files or directories of recipes, then {_OVERRIDES_HELP}"),
     keep: Optional[Path] = typer.Option(None, "--keep", help="Keep the smoke run directories here."),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Worker processes (default: CPU count)."),

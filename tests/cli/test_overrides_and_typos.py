@@ -64,3 +64,11 @@ def test_init_into_a_directory_copies_the_components(tmp_path):
     assert proc.returncode != 0 and "--force" in proc.stderr
     run_cli("init", "mnist_custom_mse", dest, "--force", check=True)
     assert "CustomMSE" in (dest / "components" / "losses.py").read_text()
+
+
+def test_help_writes_arguments_and_flags_plainly():
+    for command in ("run", "eval", "validate", "resume"):
+        text = run_cli(command, "--help", check=True).stdout
+        usage = next(line for line in text.splitlines() if "Usage:" in line)
+        assert "{" not in usage and "<bool>" not in text, text
+    assert "Usage: python -m trainctl validate [OPTIONS] RECIPE... [KEY=VALUE...]" in run_cli("validate", "-h").stdout
