@@ -280,7 +280,7 @@ def recipes_(directory: Optional[Path] = typer.Argument(None, help="Where to loo
 def init(
     name: str = typer.Argument(..., help="A shipped recipe's name (see `trainctl recipes`)."),
     dest: str = typer.Argument(..., help="Where to write the copy: a file, or a directory (DIR/NAME.yaml)."),
-    force: bool = typer.Option(False, "--force", help="Overwrite files that exist and differ."),
+    force: bool = typer.Option(False, "--force", help="Overwrite the recipe file and component files that differ."),
 ) -> None:
     """Copy a shipped recipe, and the custom code it imports, to start from."""
     from trainctl.recipe.catalog import copy_recipe, shipped_recipes
@@ -296,11 +296,9 @@ def init(
     try:
         written = copy_recipe(found[name], target, force)
     except FileExistsError as exc:
-        raise TrainctlError(f"already there with other content: {exc}; pass --force to overwrite") from None
+        raise TrainctlError(f"{exc} already exist(s); pass --force to overwrite") from None
     for path in written:
         _reporter().info(f"wrote {path}")
-    if not written:
-        _reporter().info(f"{target} is already an up-to-date copy")
 
 
 @app.command()

@@ -57,11 +57,11 @@ def test_init_into_a_directory_copies_the_components(tmp_path):
     # A directory that does not exist yet, named with a trailing slash, is a directory too.
     run_cli("init", "mnist_mlp", f"{tmp_path}/new/", check=True)
     assert (tmp_path / "new" / "mnist_mlp.yaml").is_file()
-    # Copying again is a no-op; a changed file is not overwritten without --force.
-    assert run_cli("init", "mnist_custom_mse", dest).returncode == 0
+    # Another recipe next to it shares the identical components; a changed one is not overwritten.
+    run_cli("init", "mnist_custom_loss_fn", dest, check=True)
     (dest / "components" / "losses.py").write_text("# mine\n")
-    proc = run_cli("init", "mnist_custom_mse", dest)
-    assert proc.returncode != 0 and "--force" in proc.stderr
+    proc = run_cli("init", "mnist_custom_mse", f"{dest}/other.yaml")
+    assert proc.returncode == 2 and "losses.py" in proc.stderr and "--force" in proc.stderr
     run_cli("init", "mnist_custom_mse", dest, "--force", check=True)
     assert "CustomMSE" in (dest / "components" / "losses.py").read_text()
 

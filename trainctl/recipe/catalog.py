@@ -44,7 +44,7 @@ def copy_recipe(recipe: RecipeInfo, dest: Path, force: bool = False) -> list[Pat
     """Copy `recipe` to the file `dest`, and beside it the packages of code it imports from its own
     directory (`components/`), so the copy validates and runs where it is. Returns what was written.
 
-    Files that exist and differ are left alone unless `force`.
+    Without `force`, an existing `dest`, or a component file that exists and differs, is an error.
 
     Example:
 
@@ -63,12 +63,13 @@ def copy_recipe(recipe: RecipeInfo, dest: Path, force: bool = False) -> list[Pat
         files = sorted(source.rglob("*.py")) if source.is_dir() else [source.with_suffix(".py")]
         pairs += [(f, dest.parent / f.relative_to(recipe.path.parent)) for f in files
                   if f.is_file() and "__pycache__" not in f.parts]
-    clashes = [str(to) for src, to in pairs if to.exists() and not filecmp.cmp(src, to, shallow=False)]
+    clashes = [str(to) for src, to in pairs
+               if to.exists() and (to == dest or not filecmp.cmp(src, to, shallow=False))]
     if clashes and not force:
         raise FileExistsError(", ".join(clashes))
     written = []
     for src, to in pairs:
-        if not (to.exists() and filecmp.cmp(src, to, shallow=False)):
+        if not (to.exists() and to != dest and filecmp.cmp(src, to, shallow=False)):
             to.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, to)
             written.append(to)
