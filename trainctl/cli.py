@@ -18,8 +18,9 @@ import typer
 from trainctl import __version__
 from trainctl.errors import EXIT_TRAINING_FAILED, TrainctlError
 
+
 class _Group(typer.core.TyperGroup):
-    """Help in the usual Unix form, whatever typer's version: `run [OPTIONS] RECIPE [OVERRIDES]...`
+    """Help in the usual Unix form, whatever typer's version: `run [OPTIONS] RECIPE [OVERRIDES...]`
     (recent typers write required arguments as `{recipe}`) and no `<bool>` type after a flag."""
 
     def __init__(self, *args, **kwargs) -> None:
