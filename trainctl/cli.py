@@ -25,24 +25,21 @@ class _Group(typer.core.TyperGroup):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        for command in [self, *self.commands.values()]:
-            if command is not self:
-                command.collect_usage_pieces = functools.partial(_usage_pieces, command)
-            command.get_help_option = functools.partial(_help_option, command.get_help_option)
-            for param in command.params:
-                _no_flag_type(param)
+        for command in self.commands.values():
+            command.collect_usage_pieces = functools.partial(_usage_pieces, command)
+            command.get_params = functools.partial(_flags_untyped, command.get_params)
+
+    def get_params(self, ctx):
+        return _flags_untyped(super().get_params, ctx)
 
 
-def _no_flag_type(param) -> None:
-    if getattr(param, "is_flag", False) and param.metavar is None:
-        param.metavar = ""  # typer shows it as the flag's type; a flag takes no value
-
-
-def _help_option(get_help_option, ctx):
-    option = get_help_option(ctx)
-    if option is not None:
-        _no_flag_type(option)
-    return option
+def _flags_untyped(get_params, ctx) -> list:
+    """The parameters, with flags (`--help` and typer's own included) shown without a type."""
+    params = get_params(ctx)
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""  # typer shows the metavar as the type column; a flag takes no value
+    return params
 
 
 def _usage_pieces(command, ctx) -> list[str]:

@@ -67,8 +67,8 @@ def test_init_into_a_directory_copies_the_components(tmp_path):
 
 
 def test_help_writes_arguments_and_flags_plainly():
-    for command in ("run", "eval", "validate", "resume"):
-        text = run_cli(command, "--help", check=True).stdout
+    for command in ("run", "eval", "validate", "resume", ""):
+        text = run_cli(*[c for c in (command,) if c], "--help", check=True).stdout
         usage = next(line for line in text.splitlines() if "Usage:" in line)
         assert "{" not in usage and "<bool>" not in text, text
     assert "Usage: python -m trainctl validate [OPTIONS] RECIPE... [KEY=VALUE...]" in run_cli("validate", "-h").stdout
