@@ -6,7 +6,9 @@ commands that train or evaluate, so `--help`, `validate`, `schema` and `recipes`
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -16,7 +18,42 @@ import typer
 from trainctl import __version__
 from trainctl.errors import EXIT_TRAINING_FAILED, EXIT_WRITE_FAILED, TrainctlError
 
+
+class _Group(typer.core.TyperGroup):
+    """Help in the usual Unix form, whatever typer's version: `run [OPTIONS] RECIPE [OVERRIDES...]`
+    (recent typers write required arguments as `{recipe}`) and no `<bool>` type after a flag."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for command in self.commands.values():
+            command.collect_usage_pieces = functools.partial(_usage_pieces, command)
+            command.get_params = functools.partial(_flags_untyped, command.get_params)
+
+    def get_params(self, ctx):
+        return _flags_untyped(super().get_params, ctx)
+
+
+def _flags_untyped(get_params, ctx) -> list:
+    """The parameters, with flags (`--help` and typer's own included) shown without a type."""
+    params = get_params(ctx)
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""  # typer shows the metavar as the type column; a flag takes no value
+    return params
+
+
+def _usage_pieces(command, ctx) -> list[str]:
+    pieces = [command.options_metavar] if command.options_metavar else []
+    for param in command.get_params(ctx):
+        if param.param_type_name == "argument":
+            name = param.metavar or param.name.upper()
+            name += "..." if param.nargs != 1 and "..." not in name else ""
+            pieces.append(name if param.required else f"[{name}]")
+    return pieces
+
+
 app = typer.Typer(
+    cls=_Group,
     name="trainctl",
     help="Declarative training for Keras 3 on JAX: a YAML recipe in, a trained, checkpointed, resumable model out.",
     add_completion=True,
@@ -60,6 +97,31 @@ _NO_COMPILE_CACHE = typer.Option(
 )
 
 
+# `key.path=value`: a dotted key (list indices and dashes allowed), then '='. A file name with
+# '=' in it would need a '/' or a suffix before the '=', which keys never have.
+_OVERRIDE = re.compile(r"^[A-Za-z_][\w\-]*(\.[\w\-]+)*=")
+
+
+def _split_overrides(args: List[str]) -> tuple[List[Path], List[str]]:
+    """Positional arguments of commands that take several files: files, then `key=value` overrides.
+
+    Example:
+
+        >>> _split_overrides(["a.yaml", "train.epochs=3"])
+        ([PosixPath('a.yaml')], ['train.epochs=3'])
+    """
+    paths, overrides = [], []
+    for arg in args:
+        if _OVERRIDE.match(arg) and not Path(arg).exists():
+            overrides.append(arg)
+        else:
+            paths.append(Path(arg))
+    return paths, overrides
+
+
+_OVERRIDES_HELP = "key.path=value overrides, YAML-typed (e.g. train.epochs=5)."
+
+
 def _compile_cache(no_compile_cache: bool) -> None:
     if no_compile_cache:
         from trainctl.runner.compile_cache import ENV
@@ -69,8 +131,8 @@ def _compile_cache(no_compile_cache: bool) -> None:
 
 @app.command()
 def validate(
-    recipes: List[Path] = typer.Argument(..., help="Recipe files to check."),
-    override: Optional[List[str]] = typer.Option(None, "--set", "-s", help="key.path=value override (repeatable)."),
+    args: List[str] = typer.Argument(..., metavar="RECIPE... [KEY=VALUE...]",
+                                     help=f"Recipe files to check, then {_OVERRIDES_HELP}"),
     imports: Optional[List[str]] = typer.Option(
         None, "--import", help="Module custom code may come from, as if listed under `imports:` (repeatable)."
     ),
@@ -78,11 +140,19 @@ def validate(
     """Check recipes without training (and without importing Keras); report every problem at once."""
     from trainctl.errors import RecipeInvalid
     from trainctl.recipe import load_recipe
+    from trainctl.recipe.names import version_mismatch
 
+    mismatch = version_mismatch()
+    if mismatch:
+        _reporter().warn(mismatch)
+
+    recipes, overrides = _split_overrides(args)
+    if not recipes:
+        raise typer.BadParameter("name at least one recipe file", param_hint="RECIPE")
     problems = []
     for path in recipes:
         try:
-            load_recipe(path, override or [], imports)
+            load_recipe(path, overrides, imports)
         except RecipeInvalid as exc:
             problems.extend(exc.errors)
             continue
@@ -115,7 +185,7 @@ def _processes(coordinator, num_processes, process_id):
 @app.command(context_settings={"allow_extra_args": False})
 def run(
     recipe: Path = typer.Argument(..., help="The recipe file."),
-    overrides: Optional[List[str]] = typer.Argument(None, help="key.path=value overrides, YAML-typed."),
+    overrides: Optional[List[str]] = typer.Argument(None, help=_OVERRIDES_HELP),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default runs/<name>-<timestamp>)."),
     resume_existing: bool = typer.Option(
         False, "--resume", help="If --out already holds this run's checkpoints, continue it (recipe unchanged)."
@@ -167,13 +237,16 @@ def resume(
 @app.command("eval")
 def eval_(
     target: Path = typer.Argument(..., help="A run directory, or a model.keras inside one."),
+    overrides: Optional[List[str]] = typer.Argument(
+        None, help="Recipe overrides for the data, e.g. data.test.slice=[0,1000]."),
     split: str = typer.Option("test", "--split", help="Which data split of the recipe: test, validation or train."),
     data: Optional[Path] = typer.Option(
-        None, "--data", help="Evaluate on this .npz or .csv file instead (mapped and transformed like the recipe's data)."
-    ),
-    override: Optional[List[str]] = typer.Option(
-        None, "--set", "-s", help="Recipe override for the data, e.g. data.test.slice=[0,1000] (repeatable)."
-    ),
+        None, "--data", help="Evaluate on this .npz or .csv file instead, read with the recipe's own `keys:` or "
+                             "`columns:` when its data is of the same kind."),
+    x: Optional[str] = typer.Option(
+        None, "--x", help="The file's array(s) fed to the model inputs, as `data.x` in a recipe: "
+                          "a key, a list of keys or {input: key}."),
+    y: Optional[str] = typer.Option(None, "--y", help="The file's array(s) used as targets, as `data.y`."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as one JSON object."),
     no_compile_cache: bool = _NO_COMPILE_CACHE,
 ) -> None:
@@ -181,12 +254,11 @@ def eval_(
     _compile_cache(no_compile_cache)
     from trainctl.runner.evaluate import evaluate
 
-    overrides = list(override or [])
-    if data is not None:
-        if data.suffix not in (".npz", ".csv"):
-            raise TrainctlError(f"--data takes a .npz or .csv file, got {data}")
-        overrides.append(f"data.{split}={{source: {data.suffix[1:]}, path: '{data.resolve()}'}}")
-    metrics = evaluate(target, split, overrides)
+    overrides = list(overrides or [])
+    overrides += [f"data.{key}={value}" for key, value in (("x", x), ("y", y)) if value is not None]
+    if data is not None and data.suffix not in (".npz", ".csv"):
+        raise TrainctlError(f"--data takes a .npz or .csv file, got {data}")
+    metrics = evaluate(target, split, overrides, data_file=data)
     if as_json:
         _reporter().json(metrics)
     else:
@@ -205,34 +277,32 @@ def recipes_(directory: Optional[Path] = typer.Argument(None, help="Where to loo
 @app.command()
 def init(
     name: str = typer.Argument(..., help="A shipped recipe's name (see `trainctl recipes`)."),
-    dest: Path = typer.Argument(..., help="Where to write the copy."),
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+    dest: str = typer.Argument(..., help="Where to write the copy: a file, or a directory (DIR/NAME.yaml)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite the recipe file and component files that differ."),
 ) -> None:
-    """Copy a shipped recipe to start from."""
-    import shutil
-
-    from trainctl.recipe.catalog import shipped_recipes
+    """Copy a shipped recipe, and the custom code it imports, to start from."""
+    from trainctl.recipe.catalog import copy_recipe, shipped_recipes
     from trainctl.recipe.structure import did_you_mean
 
     found = {r.name: r for r in shipped_recipes()}
     if name not in found:
         hint = did_you_mean(name, found) or "see `trainctl recipes`"
         raise TrainctlError(f"no shipped recipe named {name!r} ({hint})")
-    if dest.exists() and not force:
-        raise TrainctlError(f"{dest} exists; pass --force to overwrite it")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(found[name].path, dest)
-    text = dest.read_text(encoding="utf-8")
-    _reporter().info(f"wrote {dest}")
-    if "imports:" in text:
-        _reporter().info(f"it imports custom code from {found[name].path.parent / 'components'}: "
-                         f"copy that package next to {dest} too")
+    target = Path(dest)
+    if dest.endswith(("/", os.sep)) or target.is_dir():
+        target = target / f"{name}.yaml"
+    try:
+        written = copy_recipe(found[name], target, force)
+    except FileExistsError as exc:
+        raise TrainctlError(f"{exc} already exist(s); pass --force to overwrite") from None
+    for path in written:
+        _reporter().info(f"wrote {path}")
 
 
 @app.command()
 def summary(
     recipe: Path = typer.Argument(..., help="The recipe file."),
-    overrides: Optional[List[str]] = typer.Argument(None, help="key.path=value overrides."),
+    overrides: Optional[List[str]] = typer.Argument(None, help=_OVERRIDES_HELP),
     plot_to: Optional[Path] = typer.Option(None, "--plot", help="Also draw the model graph (needs pydot + graphviz)."),
 ) -> None:
     """Print model.summary() of a recipe's model without training."""
@@ -247,7 +317,8 @@ def summary(
 
 @app.command()
 def smoke(
-    paths: List[Path] = typer.Argument(..., help="Recipe files or directories of recipes."),
+    args: List[str] = typer.Argument(..., metavar="PATH... [KEY=VALUE...]",
+                                     help=f"Recipe files or directories of recipes, then {_OVERRIDES_HELP}"),
     keep: Optional[Path] = typer.Option(None, "--keep", help="Keep the smoke run directories here."),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="Worker processes (default: CPU count)."),
 ) -> None:
@@ -256,8 +327,9 @@ def smoke(
 
     from trainctl.runner.smoke import smoke as smoke_run
 
+    paths, overrides = _split_overrides(args)
     t0 = time.monotonic()
-    results = smoke_run(paths, keep, jobs)
+    results = smoke_run(paths, keep, jobs, overrides)
     failed = [r for r in results if not r.ok]
     _reporter().info(f"{len(results) - len(failed)} passed, {len(failed)} failed in {time.monotonic() - t0:.1f} s")
     if failed:

@@ -54,3 +54,25 @@ def test_plot_without_history_says_what_is_missing(tmp_path):
     (tmp_path / "history.json").write_text("{}")
     with pytest.raises(ValueError, match="no metrics to plot"):
         plot_run(tmp_path)
+
+
+def _lr_axes(fig):
+    return next(ax for ax in fig.axes if ax.get_title() == "learning rate")
+
+
+def test_title_is_the_recipe_name_and_the_lr_axis_fits_the_schedule(tmp_path):
+    from trainctl.logs.plot import curves_figure
+
+    (tmp_path / "manifest.json").write_text(json.dumps({"name": "mnist_mlp"}))
+    (tmp_path / "history.json").write_text(json.dumps({"loss": [0.9, 0.8, 0.7], "lr": [1e-3, 1e-3, 1e-3]}))
+    fig = curves_figure(tmp_path)
+    assert fig.get_suptitle() == "mnist_mlp"  # not the run directory's name
+    ax = _lr_axes(fig)
+    low, high = ax.get_ylim()
+    assert ax.get_yscale() == "linear" and low == pytest.approx(0) and high == pytest.approx(2e-3)  # centred
+    (tmp_path / "history.json").write_text(json.dumps({"loss": [0.9, 0.8, 0.7], "lr": [1e-1, 1e-2, 1e-3]}))
+    assert _lr_axes(curves_figure(tmp_path)).get_yscale() == "log"  # a schedule over decades
+    (tmp_path / "history.json").write_text(json.dumps({"loss": [0.9, 0.8], "lr": [1e-3, 5e-4]}))
+    assert _lr_axes(curves_figure(tmp_path)).get_yscale() == "linear"
+    (tmp_path / "manifest.json").unlink()
+    assert curves_figure(tmp_path).get_suptitle() == tmp_path.name

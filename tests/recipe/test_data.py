@@ -94,7 +94,7 @@ def test_synthetic_arrays(problems):
 
 
 def test_python_source_arrays_are_unknown_until_run(problems, tmp_path):
-    (tmp_path / "loaders.py").write_text("")
+    (tmp_path / "loaders.py").write_text("def load(): ...\n")
     text = "imports: [loaders]\n" + _with_data("  train: {source: python, function: 'loaders:load'}\n"
                                                "  x: anything\n")
     assert problems(text) == []

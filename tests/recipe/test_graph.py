@@ -123,7 +123,7 @@ def test_sequential_and_subclassed_models_are_valid(problems, tmp_path):
     - {Dense: {units: 10, activation: softmax}}
 """)
     assert problems(seq) == []
-    (tmp_path / "nets.py").write_text("")
+    (tmp_path / "nets.py").write_text("class Net: ...\n")
     sub = "imports: [nets]\n" + seq.replace("""  input_shape: [28, 28]
   sequential:
     - {Flatten: {}}

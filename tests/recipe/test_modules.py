@@ -14,7 +14,8 @@ def _components(tmp_path, marker):
     pkg.mkdir()
     # Importing either file would leave a marker: validation must only find them.
     for name in ("__init__.py", "layers.py"):
-        (pkg / name).write_text(f"open({str(marker)!r}, 'a').write({name!r})\nraise RuntimeError('imported')\n")
+        (pkg / name).write_text(f"open({str(marker)!r}, 'a').write({name!r})\nraise RuntimeError('imported')\n"
+                                "class Scale:\n    pass\n")
 
 
 def test_custom_class_is_found_without_importing_it(problems, tmp_path):
@@ -48,6 +49,25 @@ def test_missing_module_suggests_a_sibling(problems, tmp_path):
         "(did you mean 'components.layers'?)"]
 
 
+def test_misspelt_class_name_suggests_the_defined_one(problems, tmp_path):
+    marker = tmp_path / "imported.txt"
+    _components(tmp_path, marker)
+    text = BASE.replace("components.layers:Scale", "components.layers:Scal")
+    pos = at(text, "'components.layers:Scal")
+    assert problems(text) == [
+        f"{pos}: module 'components.layers' defines no 'Scal' "
+        "(did you mean 'Scale'?)"]
+    assert not marker.exists()  # read with ast, not imported
+
+
+def test_names_bound_in_any_branch_count(problems, tmp_path):
+    (tmp_path / "components").mkdir()
+    (tmp_path / "components" / "layers.py").write_text(
+        "try:\n    from somewhere import Scale\nexcept ImportError:\n    class Scale:\n        pass\n"
+        "if __name__ == '__main__':\n    pass\n")
+    assert problems(BASE) == []
+
+
 def test_malformed_class_path(problems, tmp_path):
     _components(tmp_path, tmp_path / "m")
     text = BASE.replace("components.layers:Scale", "components.layers.Scale")
@@ -71,7 +91,7 @@ def test_imports_entries(problems, tmp_path):
 
 
 def test_python_data_source_function(problems, tmp_path):
-    (tmp_path / "loaders.py").write_text("raise RuntimeError('imported')\n")
+    (tmp_path / "loaders.py").write_text("raise RuntimeError('imported')\ndef load(): ...\n")
     good = MNIST.replace("{source: mnist, slice: [0, 100]}", "{source: python, function: 'loaders:load'}")
     pos = at(good, "'loaders:load")
     assert problems("imports: [loaders]\n" + good) == []

@@ -13,7 +13,7 @@ SHIPPED = Path(names.__file__).with_name("keras_names.json")
 def _diff(fresh: dict, shipped: dict) -> list[str]:
     lines = []
     for cat in names.CATEGORIES:
-        for part in ("classes", "strings"):
+        for part in ("classes", "strings", "arguments"):
             new, old = fresh["categories"][cat][part], shipped["categories"][cat][part]
             for key in sorted(set(new) | set(old)):
                 if new.get(key) != old.get(key):
@@ -65,3 +65,13 @@ def test_required_arguments_and_dtypes():
     assert k["metrics"].classes["MeanIoU"] == ("num_classes",)
     assert k["schedules"].classes["ExponentialDecay"] == ("initial_learning_rate", "decay_steps", "decay_rate")
     assert "bfloat16" in names.keras_dtypes() and "f4" not in names.keras_dtypes()
+
+
+def test_constructor_arguments_are_listed_with_base_class_keywords():
+    layers, callbacks = names.keras_names()["layers"], names.keras_names()["callbacks"]
+    # Dense's own, Layer's (name, dtype) and what Layer takes out of **kwargs (input_shape).
+    assert {"units", "activation", "name", "dtype", "input_shape"} <= layers.arguments["Dense"]
+    assert {"monitor", "patience"} <= callbacks.arguments["EarlyStopping"]
+    assert "name" in names.keras_names()["optimizers"].arguments["RMSprop"]
+    checked = sum(len(names.keras_names()[c].arguments) for c in names.CATEGORIES)
+    assert checked >= 250, checked  # every class of every category, in Keras 3.15

@@ -56,8 +56,10 @@ def example_dir(tmp_path):
     np.savez(tmp_path / "data" / "train.npz", images=np.zeros((4, 784)), labels=np.zeros(4))
     (tmp_path / "data" / "train.csv").write_text("a,b,label\n1,2,0\n")
     (tmp_path / "components").mkdir()
-    for name in ("__init__", "data", "layers"):
-        (tmp_path / "components" / f"{name}.py").write_text("")
+    # What the examples name (validation reads the modules' top-level names).
+    for name, text in (("__init__", ""), ("data", "def load(): ...\n"),
+                       ("layers", "class ActivityRegularization: ...\n")):
+        (tmp_path / "components" / f"{name}.py").write_text(text)
     return tmp_path
 
 

@@ -23,6 +23,43 @@ def test_layer_missing_required_argument(problems):
                               "(e.g. {Dense: {units: ...}})"]
 
 
+@pytest.mark.parametrize("ref, typo, hint", [
+    ("Dense: {units: 8, activaton: relu}", "activaton", "layer 'Dense' takes no argument 'activaton' "
+                                                         "(did you mean 'activation'?)"),
+    ("Conv2D: {filtres: 16, kernel_size: 3}", "filtres", "layer 'Conv2D' takes no argument 'filtres' "
+                                                            "(did you mean 'filters'?)"),
+    ("Dense: {units: 8, colour: red}", "colour", "layer 'Dense' takes no argument 'colour' (it takes: "),
+])
+def test_misspelt_layer_argument_says_did_you_mean(problems, ref, typo, hint):
+    text = MNIST.replace("Dense: {units: 8, activation: relu}", ref)
+    found = problems(text)
+    # A misspelt required argument is reported once, at the misspelling, not also as missing.
+    assert len(found) == 1 and found[0].startswith(f"{at(text, typo)}: {hint}"), found
+
+
+def test_base_class_keywords_are_accepted(problems):
+    text = MNIST.replace("Dense: {units: 8, activation: relu}",
+                         "Dense: {units: 8, dtype: float32, trainable: true, input_shape: [784]}")
+    assert problems(text) == []
+
+
+def test_misspelt_callback_and_optimizer_arguments(problems):
+    text = MNIST + "callbacks:\n  - {EarlyStopping: {patiance: 2}}\n"
+    text = text.replace("optimizer: adam", "optimizer: {RMSprop: {learnig_rate: 0.01}}")
+    assert problems(text) == [
+        f"{at(text, 'learnig_rate')}: optimizer 'RMSprop' takes no argument 'learnig_rate' "
+        "(did you mean 'learning_rate'?)",
+        f"{at(text, 'patiance')}: callback 'EarlyStopping' takes no argument 'patiance' (did you mean 'patience'?)",
+    ]
+
+
+def test_suggestions_keep_the_recipe_casing(problems):
+    text = MNIST.replace("optimizer: adam", "optimizer: {RMSProp: {learning_rate: 0.01}}")
+    assert problems(text) == [f"{at(text, 'RMSProp')}: unknown optimizer 'RMSProp' (did you mean 'RMSprop'?)"]
+    text = MNIST.replace("optimizer: adam", "optimizer: rmsprp")
+    assert problems(text) == [f"{at(text, 'rmsprp')}: unknown optimizer 'rmsprp' (did you mean 'rmsprop'?)"]
+
+
 def test_layer_arguments_must_be_a_mapping(problems):
     text = MNIST.replace("Dense: {units: 8, activation: relu}", "Dense: 8")
     assert problems(text) == [f"{at(text, '8}')}: the arguments of 'Dense' must be a mapping (or null), "
@@ -135,7 +172,7 @@ def test_callbacks(problems):
 
 
 def test_custom_reference_keys(problems, tmp_path):
-    (tmp_path / "cb.py").write_text("")
+    (tmp_path / "cb.py").write_text("class Hist:\n    pass\n")
     text = "imports: [cb]\n" + MNIST + "callbacks:\n  - {class: 'cb:Hist', argz: {}}\n  - {class: 'cb:Hist', args: 3}\n"
     assert problems(text) == [
         f"{at(text, 'argz')}: unknown key 'argz' in a custom class reference (did you mean 'args'?)",

@@ -60,12 +60,39 @@ def _panels(history: dict[str, list[Any]]) -> list[tuple[str, list[str]]]:
 def plot_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None) -> Path:
     """Render loss, each metric (train vs validation) and the learning rate; return the PNG path.
 
-    One panel per quantity, epochs (from 1) on x; the learning rate on a log scale.
-    Written atomically to `out`, default `RUN_DIR/plots/curves.png`.
+    Written atomically to `out`, default `RUN_DIR/plots/curves.png` (see `curves_figure`).
 
     Example:
 
         >>> plot_run(run_dir, out="report/curves.png")
+    """
+    run_dir = Path(run_dir)
+    fig = curves_figure(run_dir)
+    out = Path(out) if out is not None else run_dir / "plots" / "curves.png"
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png")
+    return out
+
+
+def _recipe_name(run_dir: Path) -> str:
+    try:
+        name = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8")).get("name")
+    except (OSError, ValueError, AttributeError):
+        name = None
+    return str(name) if name else run_dir.resolve().name
+
+
+def curves_figure(run_dir: str | os.PathLike):
+    """The matplotlib `Figure` that `plot_run` saves.
+
+    Titled with the recipe's name; one panel per quantity, epochs (from 1) on x; the
+    learning rate on a log scale when it spans a decade or more, and a constant one
+    centred on a linear axis.
+
+    Example:
+
+        >>> curves_figure("runs/mnist_mlp-20261125-154000").get_suptitle()
+        'mnist_mlp'
     """
     # Figure and the Agg canvas directly: no pyplot global state, no GUI backend.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -81,7 +108,7 @@ def plot_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None) -
     rows = math.ceil(len(panels) / cols)
     fig = Figure(figsize=(4.6 * cols, 3.3 * rows), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
-    fig.suptitle(run_dir.resolve().name, fontweight="bold")
+    fig.suptitle(_recipe_name(run_dir), fontweight="bold")
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax, (title, keys) in zip(axes, panels):
         has_val = any(k.startswith("val_") for k in keys)
@@ -94,8 +121,8 @@ def plot_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None) -
             label = ("validation" if is_val else "train") if has_val else None
             ax.plot(range(1, len(values) + 1), values, color=color, label=label, linewidth=1.6,
                     marker="o" if len(values) <= 30 else None, markersize=3.5)
-            if title == "learning rate" and all(v > 0 for v in values if not math.isnan(v)):
-                ax.set_yscale("log")
+            if title == "learning rate":
+                _lr_axis(ax, [v for v in values if not math.isnan(v)])
         ax.set_title(title)
         ax.set_xlabel("epoch")
         # Half an epoch of margin: a one-epoch run gets a sane axis, not 0.95..1.05.
@@ -106,7 +133,17 @@ def plot_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None) -
             ax.legend(frameon=False)
     for ax in axes[len(panels):]:
         ax.set_visible(False)
-    out = Path(out) if out is not None else run_dir / "plots" / "curves.png"
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png")
-    return out
+    return fig
+
+
+def _lr_axis(ax, values: list[float]) -> None:
+    """A log axis for a schedule spanning a decade or more; otherwise linear, a constant centred."""
+    if not values:
+        return
+    low, high = min(values), max(values)
+    if low > 0 and high / low >= 10:
+        ax.set_yscale("log")
+    elif low == high:
+        # matplotlib would draw a constant at the bottom of a decade-wide (log) or ±5% (linear) axis.
+        half = abs(low) or 1.0
+        ax.set_ylim(low - half, low + half)

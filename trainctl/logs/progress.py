@@ -1,8 +1,11 @@
 """`ConsoleProgress`: the training progress display, in place of Keras's ProgbarLogger.
 
-Rich mode draws a live bar per epoch (step/total, steps/s, ETA, running metrics, best
-monitored value so far) and leaves one summary line per epoch; plain mode writes only
-the lines. Both go through the `Reporter`, so `quiet` silences them.
+Rich mode draws a live line per epoch, fitted to the terminal's width: `Epoch n/N`, the
+bar and step/total always, then as room allows the ETA, the running metrics (names
+shortened as Keras 2's bar did: `acc`, `val_acc`), steps/s and the best monitored value so
+far. Each epoch leaves one summary line. Plain mode (CI, pipes) writes only lines: one per
+epoch, and one at least every `heartbeat_s` seconds inside a long epoch. Both go through
+the `Reporter`, so `quiet` silences them.
 
 Example:
 
@@ -17,7 +20,8 @@ import threading
 import time
 from typing import Any, Mapping, Sequence
 
-from rich.progress import BarColumn, Progress, TextColumn
+from rich.progress import Progress, ProgressColumn
+from rich.text import Text
 
 from trainctl.backend import keras
 from trainctl.logs.console import Reporter, format_value, get_reporter
@@ -61,6 +65,35 @@ def format_duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+# Shortenings applied in order (the longest spellings first); 'val_' and output prefixes stay.
+_SHORT = (
+    ("sparse_categorical_", ""), ("categorical_", ""), ("binary_", ""),
+    ("root_mean_squared_error", "rmse"), ("mean_squared_error", "mse"), ("mean_absolute_error", "mae"),
+    ("accuracy", "acc"), ("crossentropy", "ce"), ("learning_rate", "lr"), ("precision", "prec"),
+)
+
+
+def short_names(names: Sequence[str]) -> dict[str, str]:
+    """Display names for metrics: `sparse_categorical_accuracy` -> `acc`; a name whose short
+    form would collide with another's is kept whole.
+
+    Example:
+
+        >>> short_names(["loss", "sparse_categorical_accuracy", "val_sparse_categorical_accuracy"])
+        {'loss': 'loss', 'sparse_categorical_accuracy': 'acc', 'val_sparse_categorical_accuracy': 'val_acc'}
+    """
+    out = {}
+    for name in names:
+        short = name
+        for long, abbrev in _SHORT:
+            short = short.replace(long, abbrev)
+        out[name] = short.strip("_") or name
+    counts: dict[str, int] = {}
+    for short in out.values():
+        counts[short] = counts.get(short, 0) + 1
+    return {name: short if counts[short] == 1 else name for name, short in out.items()}
+
+
 def _format_rate(rate: float) -> str:
     return f"{rate:.0f} steps/s" if rate >= 100 else f"{rate:.3g} steps/s"
 
@@ -81,6 +114,8 @@ class ConsoleProgress(keras.callbacks.Callback):
         history_rows: epoch rows done before this fit call (each with `epoch` and the
             logs), so the best value covers the whole run.
         every_n_steps: plain mode only: also write a line every N steps.
+        heartbeat_s: plain mode only: write a line when this many seconds passed without
+            one, so a CI log shows a long epoch is alive (None: never).
         refresh_per_second: at most this many bar redraws (and device syncs) a second.
         reporter: default `get_reporter()` at train begin.
 
@@ -107,6 +142,7 @@ class ConsoleProgress(keras.callbacks.Callback):
         start_step: int = 0,
         history_rows: Sequence[Mapping[str, Any]] = (),
         every_n_steps: int | None = None,
+        heartbeat_s: float | None = 30.0,
         refresh_per_second: float = 10.0,
         reporter: Reporter | None = None,
     ) -> None:
@@ -118,11 +154,13 @@ class ConsoleProgress(keras.callbacks.Callback):
         self.steps = self._steps_arg = steps
         self.start_step = start_step
         self.every_n_steps = every_n_steps
+        self.heartbeat_s = heartbeat_s
         self.reporter = reporter
         self._interval = 1.0 / refresh_per_second
         self._lock = threading.Lock()
         self._progress: Progress | None = None
         self._task = None
+        self._tier = 0  # how much epoch lines are shortened to fit the terminal (see `_summary`)
         # The monitor, and its training twin for runs without validation data.
         self._candidates = tuple(dict.fromkeys([monitor, monitor.removeprefix("val_")]))
         self._bests: dict[str, tuple[float, dict[str, Any]]] = {}
@@ -139,11 +177,9 @@ class ConsoleProgress(keras.callbacks.Callback):
         self._report = self.reporter or get_reporter()
         if self._report.quiet or self._report.plain:
             return
+        # One column: `_status` fits the whole line, bar included, to the terminal's width.
         self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(bar_width=30),
-            TextColumn("{task.fields[status]}"),
-            TextColumn("[dim]{task.fields[best]}"),
+            _LineColumn(),
             console=self._report.err,
             auto_refresh=False,  # redrawn from the batch hook, at most refresh_per_second
             transient=True,
@@ -161,12 +197,12 @@ class ConsoleProgress(keras.callbacks.Callback):
         self._batch_logs: Mapping[str, Any] = {}
         self._epoch_start = time.monotonic()
         self._next_draw = 0.0
+        self._next_beat = self._epoch_start + self.heartbeat_s if self.heartbeat_s else math.inf
         if self.every_n_steps:
             self._next_line = (self._offset // self.every_n_steps + 1) * self.every_n_steps
         if self._progress is not None:
             self._task = self._progress.add_task(
-                self._title(), total=self.steps, completed=self._offset,
-                status="", best=self._best_text(),
+                self._title(), total=self.steps, completed=self._offset, status=Text(self._title()),
             )
 
     def on_train_batch_end(self, batch, logs=None):
@@ -181,11 +217,14 @@ class ConsoleProgress(keras.callbacks.Callback):
                 if now >= self._next_draw:
                     self._next_draw = now + self._interval
                     step = self._offset + self._seen
-                    self._progress.update(self._task, completed=step, status=self._status(now))
+                    width = self._report.err.width - 1  # a full last column makes some terminals wrap
+                    self._progress.update(self._task, completed=step, status=self._status(now, width))
                     self._progress.refresh()
-            elif self.every_n_steps and self._offset + self._seen >= self._next_line:
+            elif (self.every_n_steps and self._offset + self._seen >= self._next_line) or now >= self._next_beat:
                 step = self._offset + self._seen
-                self._next_line = (step // self.every_n_steps + 1) * self.every_n_steps
+                if self.every_n_steps:
+                    self._next_line = (step // self.every_n_steps + 1) * self.every_n_steps
+                self._next_beat = now + self.heartbeat_s if self.heartbeat_s else math.inf
                 self._report.info(f"{self._title()} - {self._status(now)}")
 
     def on_epoch_end(self, epoch, logs=None):
@@ -193,12 +232,40 @@ class ConsoleProgress(keras.callbacks.Callback):
         improved = self._track_best({"epoch": epoch, **logs})
         if self.steps is None and self._offset == 0:
             self.steps = self._seen  # later epochs of a dataset of unknown length get a total
-        parts = [self._title(), format_duration(time.monotonic() - self._epoch_start)]
-        parts += [f"{k}: {format_value(v)}" for k, v in logs.items()]
-        line = " - ".join(parts) + (f" (best {self._shown()})" if improved else "")
+        head = [self._title(), format_duration(time.monotonic() - self._epoch_start)]
+        line = self._summary(head, logs, improved, 0)
         if self._progress is not None:
             self._progress.remove_task(self._task)
+            # A narrow terminal: short names, then no separators; once narrower, later epochs stay so.
+            while self._tier < 2 and len(line := self._summary(head, logs, improved, self._tier)) > \
+                    self._report.err.width:
+                self._tier += 1
+            line = self._summary(head, logs, improved, self._tier)
         self._report.info(line)
+
+    def _summary(self, head: list[str], logs: Mapping[str, Any], improved: bool, tier: int) -> str:
+        """An epoch's line: 0 full names, 1 short names, 2 short names without separators."""
+        names = short_names(list(logs)) if tier else {k: k for k in logs}
+        sep, colon = (" - ", ":") if tier < 2 else ("  ", "")
+        best = self._shown()
+        parts = [*head]
+        for key, value in logs.items():
+            # Short lines mark the monitored value where it stands: `val_loss 0.12 (best)`.
+            mark = " (best)" if tier and improved and key == best else ""
+            parts.append(f"{names[key]}{colon} {format_value(value)}{mark}")
+        if improved and not tier:
+            parts[-1] += f" (best {best})"
+        if tier < 2:
+            return sep.join(parts)
+        # Still too wide: break between metrics, never inside one, and indent under the title.
+        width, indent = self._report.err.width, " " * (len(head[0]) + len(sep))
+        lines = [parts[0]]
+        for part in parts[1:]:
+            if len(lines[-1]) + len(sep) + len(part) > width:
+                lines.append(indent + part)
+            else:
+                lines[-1] += sep + part
+        return "\n".join(lines)
 
     def on_train_end(self, logs=None):
         self.close()
@@ -207,11 +274,20 @@ class ConsoleProgress(keras.callbacks.Callback):
             return
         _, row = self._bests[name]
         keys = [k for k in row if k not in ("epoch", "wall_time", "epoch_time")]
-        self._report.table(
-            f"Best epoch by {name} ({monitor_mode(name, self.mode)})",
-            ["epoch", *keys],
-            [[row["epoch"] + 1, *(row[k] for k in keys)]],
-        )
+        title = f"Best epoch by {name} ({monitor_mode(name, self.mode)})"
+        values = [row["epoch"] + 1, *(row[k] for k in keys)]
+        headers = keys
+        if not self._report.plain:
+            # Rich tables fold headers that do not fit: shorten them, or else stand the table up.
+            def width(names):
+                return sum(max(len(n), len(format_value(v))) + 3 for n, v in zip(["epoch", *names], values)) + 1
+
+            short = short_names(keys)
+            headers = keys if width(keys) <= self._report.out.width else [short[k] for k in keys]
+            if width(headers) > self._report.out.width:
+                self._report.table(title, ["", "best"], list(zip(["epoch", *keys], values)))
+                return
+        self._report.table(title, ["epoch", *headers], [values])
 
     def close(self) -> None:
         """Stop the live display; safe to call more than once (e.g. in the runner's `finally`)."""
@@ -224,17 +300,40 @@ class ConsoleProgress(keras.callbacks.Callback):
         total = f"/{self.epochs}" if self.epochs else ""
         return f"Epoch {self._epoch + 1}{total}"
 
-    def _status(self, now: float) -> str:
-        """'step 12/100 - 35.1 steps/s - ETA 2.5s - loss: 0.6931' for the current epoch."""
+    def _status(self, now: float, width: int | None = None) -> str | Text:
+        """The progress of the current epoch.
+
+        Plain (`width` None): 'step 12/100 - 35.1 steps/s - ETA 2.5s - loss: 0.6931'.
+        Live: 'Epoch 2/10 ━━━━━━━━━━━━━━━━━━━━━ 12/100 ETA 2.5s loss 0.6931 ...', fitted to `width`.
+        """
         step = self._offset + self._seen
         elapsed = now - self._epoch_start
         rate = self._seen / elapsed if elapsed > 0 else 0.0
-        parts = [f"step {step}/{self.steps}" if self.steps else f"step {step}", _format_rate(rate)]
-        if self.steps and rate > 0:
-            parts.append(f"ETA {format_duration(max(self.steps - step, 0) / rate)}")
+        eta = f"ETA {format_duration(max(self.steps - step, 0) / rate)}" if self.steps and rate > 0 else None
         # format_value calls float(): at most refresh_per_second device syncs, not one per step.
-        parts += [f"{k}: {format_value(v)}" for k, v in self._batch_logs.items()]
-        return " - ".join(parts)
+        values = {k: format_value(v) for k, v in self._batch_logs.items()}
+        if width is None:
+            parts = [f"step {step}/{self.steps}" if self.steps else f"step {step}", _format_rate(rate)]
+            return " - ".join([*parts, *([eta] if eta else []), *(f"{k}: {v}" for k, v in values.items())])
+        head = self._title()
+        count = f"{step}/{self.steps}" if self.steps else f"step {step}"
+        short = short_names(list(values))
+        # By priority; each is shown only if it fits after those before it.
+        optional = [eta, *(f"{short[k]} {v}" for k, v in values.items()), _format_rate(rate), self._best_text()]
+        # The bar's width depends on the terminal's alone, so it does not jump as values change.
+        bar_width = min(30, width // 4) if self.steps else 0
+        room = width - len(head) - len(count) - 2 - (bar_width + 1 if bar_width else 0)
+        shown = []
+        for item in optional:
+            if item and len(item) + 1 <= room:
+                shown.append(item)
+                room -= len(item) + 1
+        line = " ".join([count, *shown])
+        if bar_width:
+            done = round(bar_width * min(step, self.steps) / self.steps)
+            return Text.assemble(f"{head} ", ("━" * done, "bar.complete"), ("━" * (bar_width - done), "bar.back"),
+                                 f" {line}")
+        return Text(f"{head} {line}")
 
     def _track_best(self, row: Mapping[str, Any]) -> bool:
         """Fold one epoch row into the bests so far; True when the shown metric beats its best."""
@@ -259,7 +358,14 @@ class ConsoleProgress(keras.callbacks.Callback):
         if name is None:
             return ""
         value, row = self._bests[name]
-        return f"best {name} {format_value(value)} (epoch {row['epoch'] + 1})"
+        return f"best {short_names([name])[name]} {format_value(value)} (epoch {row['epoch'] + 1})"
+
+
+class _LineColumn(ProgressColumn):
+    """The whole live line, as `ConsoleProgress._status` fitted it."""
+
+    def render(self, task) -> Text:
+        return task.fields["status"]
 
 
 def _number(value: Any) -> float | None:

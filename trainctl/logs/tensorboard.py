@@ -4,7 +4,7 @@ Under `log_dir` (the run's `events/`):
 
 - `train/`: `epoch_<metric>` and `epoch_learning_rate` per epoch (step = epoch index),
   weight histograms (tag = variable path) every `histogram_freq` epochs, and the model
-  summary as text (tag `model_summary`).
+  summary as text (tag `model_summary`), once, when the run begins (not again on resume).
 - `validation/`: `epoch_<metric>` from the `val_*` logs, prefix stripped.
 - `train_batch/`: `batch_<metric>` every `update_freq` global steps (step = optimizer
   steps done). Keras puts these in `train/`; they live apart here because TensorBoard
@@ -90,6 +90,10 @@ class TensorBoardWriter(keras.callbacks.Callback):
         # its next checkpoint; a writer opened later in this fit still purges from here.
         self._purge_epoch = self._next_epoch
         self._purge_step = self.global_step + 1
+        if self._next_epoch and self.global_step:
+            # Resumed after its first epoch: the summary written when the run began (at an
+            # earlier step, so not purged) is still there, and the model has not changed.
+            return
         lines: list[str] = []
         try:
             self.model.summary(print_fn=lambda text, **_: lines.append(text))

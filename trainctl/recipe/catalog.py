@@ -38,3 +38,39 @@ def shipped_recipes(directory: Path | None = None) -> list[RecipeInfo]:
         if isinstance(data, dict):
             out.append(RecipeInfo(str(data.get("name") or path.stem), path, str(data.get("description") or "")))
     return out
+
+
+def copy_recipe(recipe: RecipeInfo, dest: Path, force: bool = False) -> list[Path]:
+    """Copy `recipe` to the file `dest`, and beside it the packages of code it imports from its own
+    directory (`components/`), so the copy validates and runs where it is. Returns what was written.
+
+    Without `force`, an existing `dest`, or a component file that exists and differs, is an error.
+
+    Example:
+
+        >>> copy_recipe(shipped_recipes()[0], Path("exp/mnist_mlp.yaml"))
+        [PosixPath('exp/mnist_mlp.yaml')]
+    """
+    import filecmp
+    import shutil
+
+    data = yaml.safe_load(recipe.path.read_text(encoding="utf-8")) or {}
+    imports = data.get("imports") if isinstance(data, dict) else None
+    packages = sorted({str(m).split(".")[0] for m in imports or []})
+    pairs = [(recipe.path, dest)]
+    for package in packages:
+        source = recipe.path.parent / package
+        files = sorted(source.rglob("*.py")) if source.is_dir() else [source.with_suffix(".py")]
+        pairs += [(f, dest.parent / f.relative_to(recipe.path.parent)) for f in files
+                  if f.is_file() and "__pycache__" not in f.parts]
+    clashes = [str(to) for src, to in pairs
+               if to.exists() and (to == dest or not filecmp.cmp(src, to, shallow=False))]
+    if clashes and not force:
+        raise FileExistsError(", ".join(clashes))
+    written = []
+    for src, to in pairs:
+        if not (to.exists() and to != dest and filecmp.cmp(src, to, shallow=False)):
+            to.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, to)
+            written.append(to)
+    return written

@@ -133,9 +133,61 @@ def check_import_path(ctx: CheckContext, path: PathT, value: object, what: str =
         ctx.error(path, f"module {module!r} is not listed under `imports:` (which lists {listed})",
                   f"add it: imports: [{', '.join([*imports, module])}]")
         return
-    if find_module(module, ctx.base_dir) is None:
+    spec = find_module(module, ctx.base_dir)
+    if spec is None:
         hint = did_you_mean(module, [*imports, *_siblings(module, ctx.base_dir)])
         ctx.error(path, f"module {module!r} not found in {ctx.base_dir} or on sys.path", hint)
+        return
+    defined = defined_names(spec)
+    top = attr.split(".")[0]
+    if defined is not None and top not in defined:
+        ctx.error(path, f"module {module!r} defines no {top!r}",
+                  did_you_mean(top, defined) or f"it defines: {', '.join(sorted(defined)) or 'nothing'}")
+
+
+def defined_names(spec: ModuleSpec) -> set[str] | None:
+    """The names a module's source binds at top level, read with `ast` (nothing runs), or None
+    when they cannot be known: no Python source, `from x import *`, or a module `__getattr__`.
+
+    Example:
+
+        >>> sorted(defined_names(find_module("components.losses", Path("recipes"))))
+        ['CustomMSE', 'annotations', 'custom_mean_squared_error', 'keras', 'ops']
+    """
+    import ast
+
+    origin = spec.origin
+    if not origin or not origin.endswith(".py"):
+        return None
+    try:
+        tree = ast.parse(Path(origin).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return None
+    names: set[str] = set()
+    # Compound statements (`if`, `try`, ...) bind what any of their branches binds.
+    stack = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            if any(alias.name == "*" for alias in node.names):
+                return None
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For, ast.With)):
+            targets = (node.targets if isinstance(node, ast.Assign) else
+                       [i.optional_vars for i in node.items if i.optional_vars] if isinstance(node, ast.With) else
+                       [node.target])
+            names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+        for field in ("body", "orelse", "finalbody", "handlers"):
+            if not isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                stack += [n for n in getattr(node, field, []) if isinstance(n, ast.stmt)]
+        stack += [n for h in getattr(node, "handlers", []) for n in h.body]
+    if "__getattr__" in names:
+        return None
+    if spec.submodule_search_locations:  # a package: its submodules are attributes too
+        names.update(info.name for info in pkgutil.iter_modules(list(spec.submodule_search_locations)))
+    return names
 
 
 def _siblings(module: str, base_dir: Path) -> list[str]:

@@ -18,6 +18,8 @@ Example:
     'SparseCategoricalCrossentropy'
     >>> keras_names()["layers"].classes["Dense"]
     ('units',)
+    >>> "activation" in keras_names()["layers"].arguments["Dense"]
+    True
 """
 
 from __future__ import annotations
@@ -51,11 +53,15 @@ class Category:
         strings: every bare string accepted here -> the class or function it resolves to
             (`"mse" -> "mean_squared_error"`), or `"auto"` for compile's shape-dependent
             `"accuracy"`/`"acc"` and `"crossentropy"`/`"ce"`.
+        arguments: class name -> every keyword argument its constructor accepts, for the
+            classes whose arguments are known (see `_accepted_args`); a class missing here
+            takes arguments that cannot be listed, and they are not checked.
     """
 
     name: str
     classes: Mapping[str, tuple[str, ...]]
     strings: Mapping[str, str]
+    arguments: Mapping[str, frozenset[str]] = dataclasses.field(default_factory=dict)
 
     def class_for(self, name: str) -> str | None:
         """The class that `{name: {arguments}}` builds, or None when `name` names no class.
@@ -86,6 +92,29 @@ def keras_names() -> Mapping[str, Category]:
     return MappingProxyType({name: _category(name, data["categories"][name]) for name in CATEGORIES})
 
 
+def version_mismatch() -> str | None:
+    """Why the shipped name list may not fit the installed Keras, or None when it was made from it.
+
+    Reads the installed version from the package metadata: Keras is not imported.
+
+    Example:
+
+        >>> version_mismatch()  # keras_names.json was generated from this Keras
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    shipped = _shipped()["keras_version"]
+    try:
+        installed = version("keras")
+    except PackageNotFoundError:
+        return f"Keras is not installed; the Keras names were checked against Keras {shipped}"
+    if installed == shipped:
+        return None
+    return (f"the Keras names and arguments were checked against Keras {shipped}, but Keras {installed} is "
+            f"installed: a name or argument may be reported wrongly (regenerate the list with "
+            f"`python -m trainctl.recipe.names --write`)")
+
+
 @functools.lru_cache(maxsize=None)
 def keras_dtypes() -> frozenset[str]:
     """The dtype names Keras accepts for `keras.Input(dtype=...)`.
@@ -98,13 +127,16 @@ def keras_dtypes() -> frozenset[str]:
     return frozenset(_shipped()["dtypes"])
 
 
+@functools.lru_cache(maxsize=None)
 def _shipped() -> dict[str, Any]:
     return json.loads(resources.files("trainctl.recipe").joinpath(_JSON).read_text(encoding="utf-8"))
 
 
 def _category(name: str, raw: dict[str, Any]) -> Category:
     classes = {cls: tuple(required) for cls, required in raw["classes"].items()}
-    return Category(name, MappingProxyType(classes), MappingProxyType(dict(raw["strings"])))
+    arguments = {cls: frozenset(args) for cls, args in raw.get("arguments", {}).items()}
+    return Category(name, MappingProxyType(classes), MappingProxyType(dict(raw["strings"])),
+                    MappingProxyType(arguments))
 
 
 # ------------------------------------------------------------------ generator
@@ -138,6 +170,39 @@ def _required_args(cls: type) -> list[str]:
     )
 
 
+def _accepted_args(cls: type) -> list[str] | None:
+    """Every keyword argument `cls(...)` accepts, or None when that cannot be known.
+
+    A constructor with `**kwargs` passes them up to its base class (`super().__init__(**kwargs)`),
+    so the names accepted are collected along the MRO until a constructor without `**kwargs`
+    closes the list. Names a constructor takes out of `**kwargs` itself (`Layer`'s
+    `kwargs.pop("input_shape")`) are read from its source. A chain that stays open to
+    `object` (a constructor that hands `**kwargs` to something else) gives None.
+    """
+    import inspect
+    import re
+
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None or klass is object:
+            continue
+        params = list(inspect.signature(init).parameters.values())[1:]
+        names.update(p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+        var_kw = next((p.name for p in params if p.kind is p.VAR_KEYWORD), None)
+        if var_kw is None:
+            return sorted(names)
+        try:
+            source = inspect.getsource(init)
+        except (OSError, TypeError):
+            return None
+        names.update(re.findall(rf"\b{var_kw}\.(?:pop|get)\(\s*[\"'](\w+)[\"']", source))
+        names.update(re.findall(rf"[\"'](\w+)[\"']\s+in\s+{var_kw}\b", source))
+        if re.search(rf"\bif\s+{var_kw}\s*:\s*\n\s*raise\b", source):
+            return sorted(names)  # the constructor refuses whatever is left (Layer, Optimizer)
+    return None
+
+
 def _public_classes(module: Any, base: type, excluded: set[str]) -> dict[str, list[str]]:
     import inspect
 
@@ -147,6 +212,16 @@ def _public_classes(module: Any, base: type, excluded: set[str]) -> dict[str, li
         if attr.startswith("_") or attr in excluded or not inspect.isclass(obj) or not issubclass(obj, base):
             continue
         out[attr] = _required_args(obj)
+    return out
+
+
+def _arguments(classes: dict[str, list[str]], module: Any) -> dict[str, list[str]]:
+    """`_accepted_args` of every class whose arguments can be known."""
+    out = {}
+    for name in classes:
+        accepted = _accepted_args(getattr(module, name))
+        if accepted is not None:
+            out[name] = accepted
     return out
 
 
@@ -208,7 +283,7 @@ def generate() -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     layers = _public_classes(keras.layers, keras.layers.Layer, _EXCLUDED["layers"])
-    out["layers"] = {"classes": layers, "strings": {}}
+    out["layers"] = {"classes": layers, "strings": {}, "arguments": _arguments(layers, keras.layers)}
 
     for name, module, table, base, resolve in (
         ("losses", keras.losses, losses_src.ALL_OBJECTS_DICT, keras.losses.Loss, compiled(compile_utils.get_loss)),
@@ -220,7 +295,7 @@ def generate() -> dict[str, Any]:
         classes = _public_classes(module, base, _EXCLUDED[name])
         candidates = set(table) | public(module) | set(_COMPILE_SPECIAL.get(name, ()))
         table = {**{a: getattr(module, a) for a in public(module)}, **table}
-        out[name] = {"classes": classes,
+        out[name] = {"classes": classes, "arguments": _arguments(classes, module),
                      "strings": _verified_strings(candidates, resolve, table, classes, _EXCLUDED[name])}
 
     # No Keras getter takes a string for these; trainctl builds `Name` as `Name()`.
@@ -229,11 +304,12 @@ def generate() -> dict[str, Any]:
         ("schedules", keras.optimizers.schedules, keras.optimizers.schedules.LearningRateSchedule),
     ):
         classes = _public_classes(module, base, _EXCLUDED[name])
-        out[name] = {"classes": classes, "strings": {c: c for c in classes}}
+        out[name] = {"classes": classes, "strings": {c: c for c in classes}, "arguments": _arguments(classes, module)}
 
     candidates = set(activations_src.ALL_OBJECTS_DICT) | public(keras.activations)
     out["activations"] = {
         "classes": {},
+        "arguments": {},
         "strings": _verified_strings(candidates, lambda n: keras.activations.get(n).__name__, {}, {}, set()),
     }
     from keras.src.backend.common import dtypes as dtypes_src

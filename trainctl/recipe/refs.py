@@ -19,7 +19,7 @@ from trainctl.recipe.context import CheckContext, describe
 from trainctl.recipe.loader import PathT
 from trainctl.recipe.modules import check_import_path
 from trainctl.recipe.names import AUTO, Category, keras_names
-from trainctl.recipe.structure import did_you_mean
+from trainctl.recipe.structure import closest, did_you_mean
 
 WHAT = {
     "layers": "layer",
@@ -128,7 +128,16 @@ def check_keyed(ctx: CheckContext, path: PathT, name: Any, args: Any, category: 
     for arg in args:
         if not isinstance(arg, str):
             ctx.error(key_path + (arg,), f"argument names must be strings, got {describe(arg)}", key=True)
-    missing = [a for a in cat.classes[cls] if a not in args]
+    accepted = cat.arguments.get(cls)
+    misspelt = set()
+    for arg in args if accepted is not None else ():
+        if isinstance(arg, str) and arg not in accepted:
+            hint = did_you_mean(arg, accepted)
+            misspelt.add(hint and closest(arg, accepted))
+            ctx.error(key_path + (arg,), f"{what} {name!r} takes no argument {arg!r}",
+                      hint or f"it takes: {', '.join(sorted(accepted))}", key=True)
+    # A required argument that is only misspelt is reported once, at the misspelling.
+    missing = [a for a in cat.classes[cls] if a not in args and a not in misspelt]
     if missing:
         ctx.error(key_path, *_needs(what, name, missing, "e.g."), key=True)
     for arg, nested in NESTED.get(category, {}).items():

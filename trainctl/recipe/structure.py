@@ -18,18 +18,34 @@ from trainctl.recipe.context import describe
 from trainctl.recipe.loader import Document
 
 
+def closest(word: str, choices: typing.Iterable[str]) -> str | None:
+    """The choice `word` most likely misspells, or None; case is ignored to match, and among
+    choices that differ only in case the one written most like `word` wins.
+
+    Example:
+
+        >>> closest("RMSProp", ["rmsprop", "RMSprop"]), closest("rmsprp", ["rmsprop", "RMSprop"])
+        ('RMSprop', 'rmsprop')
+    """
+    by_lower: dict[str, list[str]] = {}
+    for choice in choices:
+        by_lower.setdefault(choice.lower(), []).append(choice)
+    close = difflib.get_close_matches(str(word).lower(), list(by_lower), n=1, cutoff=0.6)
+    if not close:
+        return None
+    return max(by_lower[close[0]], key=lambda c: difflib.SequenceMatcher(None, str(word), c).ratio())
+
+
 def did_you_mean(word: str, choices: typing.Iterable[str]) -> str | None:
-    """`"did you mean 'Dense'?"` for the closest of `choices`, or None.
+    """`"did you mean 'Dense'?"` for the closest of `choices` (see `closest`), or None.
 
     Example:
 
         >>> did_you_mean("Desne", ["Dense", "Dropout"])
         "did you mean 'Dense'?"
     """
-    choices = list(choices)
-    by_lower = {c.lower(): c for c in choices}
-    close = difflib.get_close_matches(str(word).lower(), list(by_lower), n=1, cutoff=0.6)
-    return f"did you mean {by_lower[close[0]]!r}?" if close else None
+    match = closest(word, choices)
+    return f"did you mean {match!r}?" if match else None
 
 
 def _doc_path(data: Any, loc: tuple) -> tuple[tuple, tuple]:

@@ -7,21 +7,25 @@ would make the resumed run a different run, so it is refused with a diff unless
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from trainctl.errors import TrainctlError
 from trainctl.recipe import load_recipe_text
 
-# Paths (dotted, list indices as *) a resume may change freely.
-SAFE = [
-    r"train\.epochs",
-    r"callbacks\.\*\.EarlyStopping\.patience",
-    r"logs(\..*)?",
-    r"checkpoint\.(keep|every_steps|every_epochs)",
-    r"description",
-]
-_SAFE_RE = re.compile("^(" + "|".join(SAFE) + ")$")
+# Keys a resume may change freely (dotted, list indices as *), with everything under them.
+SAFE = (
+    "train.epochs",
+    "callbacks.*.EarlyStopping.patience",
+    "logs",
+    "checkpoint.keep",
+    "checkpoint.every_steps",
+    "checkpoint.every_epochs",
+    "description",
+)
+
+
+def _safe(dotted: str) -> bool:
+    return any(dotted == key or dotted.startswith(key + ".") for key in SAFE)
 
 
 def diff(old: Any, new: Any, path: tuple = ()) -> list[tuple[tuple, Any, Any]]:
@@ -51,12 +55,12 @@ def check_drift(run_dir, overrides: list[str], allow_drift: bool, new_text: str 
     else:
         loaded = load_recipe_text(original_text, str(run_dir.recipe), base_dir, overrides)
     changes = diff(original.document.data, loaded.document.data)
-    unsafe = [c for c in changes if not _SAFE_RE.match(_dotted(c[0], stars=True))]
+    unsafe = [c for c in changes if not _safe(_dotted(c[0], stars=True))]
     if unsafe and not allow_drift:
         lines = "\n".join(f"  {_dotted(p)}: {old!r} -> {new!r}" for p, old, new in unsafe)
         raise TrainctlError(
             "this change would make the resumed run differ from the part already trained:\n"
-            f"{lines}\nOnly {', '.join(s.replace(chr(92), '') for s in SAFE)} may change on resume. "
+            f"{lines}\nOnly {', '.join(SAFE[:-1])} and {SAFE[-1]} may change on resume (logs: any key under it). "
             "Pass --allow-drift to resume anyway (the diff is recorded in the manifest), "
             "or start a new run."
         )

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from trainctl.errors import TrainctlError
 from trainctl.runner.rundir import RunDir
 
 
-def evaluate(target: str | Path, split: str = "test", overrides: list[str] | None = None) -> dict[str, float]:
+def evaluate(target: str | Path, split: str = "test", overrides: list[str] | None = None,
+             data_file: Path | None = None) -> dict[str, float]:
     """Metrics of the run's `model.keras` on `split`, as `{name: value}`.
+
+    `data_file` (a .npz or .csv) replaces the recipe's data; it is read with the recipe's
+    own `keys:`/`columns:`/`delimiter:` when the recipe's split (or, failing that, its
+    training data) is of the same kind, so a file laid out like the training data needs
+    no mapping. `overrides` (`data.x=...`, `data.y=...`) map its arrays otherwise.
 
     Example:
 
@@ -32,15 +39,38 @@ def evaluate(target: str | Path, split: str = "test", overrides: list[str] | Non
     if split not in ("train", "validation", "test"):
         raise TrainctlError(f"--split must be train, validation or test, got {split!r}")
     base_dir = run_dir.read_manifest().get("base_dir") or str(run_dir.path)
-    loaded = load_recipe_text(run_dir.recipe.read_text(encoding="utf-8"), str(run_dir.recipe), base_dir,
-                              overrides or [])
+    text = run_dir.recipe.read_text(encoding="utf-8")
+    # With a file, the overrides may name its arrays, which the recipe's own data lacks.
+    loaded = load_recipe_text(text, str(run_dir.recipe), base_dir, [] if data_file else overrides or [])
+    if data_file is not None:
+        source = _file_source(loaded.spec.data, split, Path(data_file))
+        # The file stands for every split, so `data.x`/`data.y` overrides name its arrays
+        # alone, and the recipe's own data is not loaded at all.
+        splits = {"train": source, "validation": None, "test": None, split: source}
+        loaded = load_recipe_text(text, str(run_dir.recipe), base_dir,
+                                  [*(f"data.{k}={json.dumps(v)}" for k, v in splits.items()),
+                                   "train.validation_split=0", *(overrides or [])])
     import_recipe_modules(loaded.spec.imports, loaded.base_dir, loaded.document)
     model = keras.saving.load_model(model_path)
     splits = load_splits(loaded, model, Builder(loaded).user_object)
     data = getattr(splits, split)
     if data is None:
-        raise TrainctlError(f"the recipe declares no `data.{split}`; add one with --set data.{split}=... "
-                            f"or choose another --split")
+        raise TrainctlError(f"the recipe declares no `data.{split}`; add one with `trainctl eval RUN_DIR data.{split}=...`, "
+                            f"give a file with --data, or choose another --split")
     results = model.evaluate(**data.as_fit_args(), batch_size=loaded.spec.train.batch_size, verbose=0,
                              return_dict=True)
     return {k: float(v) for k, v in results.items()}
+
+
+# What says how a file's arrays are read, besides where it is (`slice` belongs to the old file).
+_LAYOUT = {"npz": ("keys",), "csv": ("columns", "delimiter", "dtype")}
+
+
+def _file_source(data, split: str, path: Path) -> dict:
+    """The `data.<split>` source for `path`, reading it as the recipe reads its own files of that kind."""
+    kind = path.suffix[1:]
+    source = {"source": kind, "path": str(path.resolve())}
+    for template in (getattr(data, split), data.train):
+        if template is not None and template.source == kind:
+            return {**source, **{k: getattr(template, k) for k in _LAYOUT[kind] if getattr(template, k) is not None}}
+    return source

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import json
 import math
 import os
 import signal
@@ -443,6 +444,24 @@ def resume(path: str | Path, overrides: list[str], allow_drift: bool, new_text: 
             state = store.load(ckpt_path)
     else:
         state = store.load(ckpt_path)
+    if _finished(run_dir, state.position, loaded.spec.train.epochs):
+        epochs = loaded.spec.train.epochs
+        report.info(f"{run_dir.path} is already complete ({state.position.get('epoch')} of {epochs} epochs"
+                    f"{', stopped early' if state.position.get('stopped') else ''}; model in {run_dir.model}): "
+                    f"nothing to train. To train longer, raise train.epochs: trainctl resume {run_dir.path} "
+                    f"train.epochs=N")
+        history = run_dir.path / "history.json"
+        return RunResult(run_dir.path, json.loads(history.read_text()) if history.is_file() else {}, "completed")
     run_dir.update_manifest(status="running")
     run_dir.add_event("resume", checkpoint=str(ckpt_path), global_step=state.position.get("global_step"))
     return train(loaded, run_dir, state=state, checkpoint_path=ckpt_path, allow_topology_change=allow_drift)
+
+
+def _finished(run_dir: RunDir, position: dict, epochs: int) -> bool:
+    """Whether the run ended normally at this checkpoint: its model is saved and no epoch is left.
+
+    A run that crashed between its last checkpoint and saving the model is not finished:
+    resuming it runs the end of training again and saves the model.
+    """
+    done = position.get("stopped") or (position.get("epoch", 0) >= epochs and not position.get("step"))
+    return bool(done) and run_dir.model.is_file() and run_dir.read_manifest().get("status") == "completed"

@@ -23,6 +23,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -61,13 +62,14 @@ def find_recipes(paths: list[Path]) -> list[Path]:
     return out
 
 
-def _train(recipe: Path, run_dir: Path) -> None:
-    """Validate the recipe and train its first smoke epoch (this process)."""
+def _train(recipe: Path, run_dir: Path, overrides: list[str]) -> None:
+    """Validate the recipe and train its first smoke epoch (this process); `overrides` win, as in `run --smoke`."""
     from trainctl.recipe import load_recipe
     from trainctl.runner.run import start
 
-    loaded = load_recipe(recipe)
-    start(load_recipe(recipe, smoke_overrides(loaded)), run_dir, command=["smoke", str(recipe)])
+    loaded = load_recipe(recipe, overrides)
+    start(load_recipe(recipe, [*smoke_overrides(loaded), *overrides]), run_dir,
+          command=["smoke", str(recipe), *overrides])
 
 
 def _finish(run_dir: Path) -> None:
@@ -91,8 +93,12 @@ def _finish(run_dir: Path) -> None:
     keras.saving.load_model(run_dir / "model.keras")
 
 
-def _worker(phase: str, root: Path, items: list[str]) -> None:
-    """`python -m trainctl.runner.smoke PHASE ROOT ITEM...`: prints one JSON line of results."""
+def _worker(phase: str, root: Path, overrides: list[str], items: list[str]) -> None:
+    """`python -m trainctl.runner.smoke PHASE ROOT OVERRIDES_JSON ITEM...`.
+
+    Prints `{"start": item}` as each item starts (the parent shows what is running), then
+    one JSON line of results.
+    """
     from trainctl.errors import RecipeInvalid
     from trainctl.logs.console import Reporter, set_reporter
 
@@ -101,9 +107,10 @@ def _worker(phase: str, root: Path, items: list[str]) -> None:
     for item in items:
         t0 = time.monotonic()
         stage, message = "", ""
+        print(json.dumps({"start": item}), flush=True)
         try:
             if phase == "train":
-                _train(Path(item), root / Path(item).stem)
+                _train(Path(item), root / Path(item).stem, overrides)
             else:
                 _finish(Path(item))
         except RecipeInvalid as exc:
@@ -114,33 +121,59 @@ def _worker(phase: str, root: Path, items: list[str]) -> None:
     print(json.dumps(out))
 
 
-def _run_workers(phase: str, root: Path, items: list[str], jobs: int) -> dict:
+_DOING = {"train": "training", "finish": "resuming, evaluating and loading"}
+
+
+def _run_workers(phase: str, root: Path, items: list[str], jobs: int, overrides: list[str]) -> dict:
     chunks = [items[i::jobs] for i in range(jobs) if items[i::jobs]]
-    procs = [subprocess.Popen([sys.executable, "-m", "trainctl.runner.smoke", phase, str(root), *chunk],
+    procs = [subprocess.Popen([sys.executable, "-m", "trainctl.runner.smoke", phase, str(root),
+                               json.dumps(overrides), *chunk],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
              for chunk in chunks]
+    report = get_reporter()
+    last_lines: dict[int, str] = {}
+
+    def follow(i: int, proc: subprocess.Popen) -> None:
+        for line in proc.stdout:
+            started = json.loads(line).get("start") if line.startswith('{"start"') else None
+            if started is not None:
+                report.info(f"{_DOING[phase]} {Path(started).stem if phase == 'train' else Path(started).name} ...")
+            elif line.strip():
+                last_lines[i] = line
+
+    # One reader per worker so a long recipe in one does not hide what the others run.
+    readers = [threading.Thread(target=follow, args=(i, proc), daemon=True) for i, proc in enumerate(procs)]
+    for reader in readers:
+        reader.start()
     results = {}
-    for chunk, proc in zip(chunks, procs):
-        stdout, stderr = proc.communicate()
+    for i, (chunk, proc) in enumerate(zip(chunks, procs)):
+        stderr = proc.stderr.read()
+        proc.wait()
+        readers[i].join()
         try:
-            results.update(json.loads(stdout.strip().splitlines()[-1]))
-        except (ValueError, IndexError):
+            results.update(json.loads(last_lines[i]))
+        except (ValueError, KeyError):
             for item in chunk:
                 results[item] = {"seconds": 0.0, "stage": phase,
                                  "message": f"the worker process failed: {stderr.strip()[-2000:]}"}
     return results
 
 
-def smoke(paths: list[Path], keep: Path | None = None, jobs: int | None = None) -> list[SmokeResult]:
-    """Smoke-run every recipe under `paths`; results in order. A failing recipe does not stop the others."""
+def smoke(paths: list[Path], keep: Path | None = None, jobs: int | None = None,
+          overrides: list[str] | None = None) -> list[SmokeResult]:
+    """Smoke-run every recipe under `paths`; results in order. A failing recipe does not stop the others.
+
+    `overrides` (`key=value`) apply to every recipe, as `trainctl run RECIPE key=value --smoke` would.
+    """
+    overrides = list(overrides or [])
     recipes = find_recipes(paths)
     if not recipes:
         raise TrainctlError(f"no recipes found in {', '.join(map(str, paths))}")
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(recipes)))
     root = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="trainctl-smoke-"))
-    trained = _run_workers("train", root, [str(r) for r in recipes], jobs)
+    trained = _run_workers("train", root, [str(r) for r in recipes], jobs, overrides)
     run_dirs = {str(r): str(root / r.stem) for r in recipes if not trained[str(r)]["stage"]}
-    finished = _run_workers("finish", root, list(run_dirs.values()), jobs) if run_dirs else {}
+    finished = _run_workers("finish", root, list(run_dirs.values()), jobs, overrides) if run_dirs else {}
     results = []
     for recipe in recipes:
         first = trained[str(recipe)]
@@ -160,4 +193,4 @@ def smoke(paths: list[Path], keep: Path | None = None, jobs: int | None = None) 
 
 
 if __name__ == "__main__":
-    _worker(sys.argv[1], Path(sys.argv[2]), sys.argv[3:])
+    _worker(sys.argv[1], Path(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4:])
