@@ -41,6 +41,7 @@ from trainctl.atomic import write_text
 from trainctl.backend import keras
 from trainctl.errors import Interrupted
 from trainctl.logs.console import get_reporter
+from trainctl.logs.mlflow_client import experiment_id, mlflow_client
 from trainctl.logs.values import learning_rate, to_python
 
 PARENT_ENV = "TRAINCTL_MLFLOW_PARENT_RUN_ID"
@@ -66,14 +67,6 @@ def flatten(data: Any, prefix: str = "") -> dict[str, str]:
     for key, value in items:
         out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
     return out
-
-
-def _configure_client_env() -> None:
-    # The client's own retries would block our thread for minutes; we retry ourselves.
-    # MLflow also prints run URLs to stdout, and only trainctl's reporter may print.
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
-    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 
 class _Sender:
@@ -178,10 +171,7 @@ class _Sender:
 
     def _ensure_run(self) -> None:
         if self.client is None:
-            _configure_client_env()
-            from mlflow.tracking import MlflowClient
-
-            self.client = MlflowClient(self.spec.tracking_uri)
+            self.client = mlflow_client(self.spec.tracking_uri)
         if self.run_id is not None:
             return
         record = self._read_record()
@@ -189,15 +179,13 @@ class _Sender:
             self.client.update_run(record["run_id"], status="RUNNING")
             self.run_id, self.continued = record["run_id"], True
             return
-        experiment = self.spec.experiment or self.name
-        found = self.client.get_experiment_by_name(experiment)
-        experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
+        experiment = experiment_id(self.client, self.spec.experiment or self.name)
         tags = {**self.spec.tags, "trainctl.run_dir": str(self.run_dir.resolve())}
         if os.environ.get(PARENT_ENV):
             tags["mlflow.parentRunId"] = os.environ[PARENT_ENV]
-        run = self.client.create_run(experiment_id, run_name=self.spec.run_name or self.run_dir.name, tags=tags)
+        run = self.client.create_run(experiment, run_name=self.spec.run_name or self.run_dir.name, tags=tags)
         self.run_id = run.info.run_id
-        self._record(run_id=self.run_id, experiment_id=experiment_id,
+        self._record(run_id=self.run_id, experiment_id=experiment,
                      tracking_uri=self.client.tracking_uri, status="RUNNING")
 
     def _send_params(self) -> None:
