@@ -397,16 +397,11 @@ class SweepController:
 
 
 def _suggest(trial, key: str, dist) -> Any:
-    from trainctl.sweep.spec import Choice, IntRange, LogUniform, Uniform
-
-    if isinstance(dist, Uniform):
-        return trial.suggest_float(key, *dist.uniform)
-    if isinstance(dist, LogUniform):
-        return trial.suggest_float(key, *dist.loguniform, log=True)
-    if isinstance(dist, IntRange):
+    if dist.kind == "choice":
+        return trial.suggest_categorical(key, dist.choice)
+    if dist.kind == "int":
         return trial.suggest_int(key, *dist.int)
-    assert isinstance(dist, Choice)
-    return trial.suggest_categorical(key, dist.choice)
+    return trial.suggest_float(key, *dist.args, log=dist.kind == "loguniform")
 
 
 def _mlflow_run_id(trial_dir: Path) -> str | None:

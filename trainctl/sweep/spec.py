@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import hashlib
 import itertools
@@ -42,24 +43,33 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Uniform(_Strict):
-    uniform: Annotated[tuple[float, float], Field(description="Floats drawn uniformly in [lo, hi].")]
+_Positive = Annotated[float, Field(gt=0)]
 
 
-class LogUniform(_Strict):
-    loguniform: Annotated[tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]],
-                          Field(description="Floats drawn uniformly in log scale in [lo, hi].")]
+class Distribution(_Strict):
+    """Where a random or search sweep draws a value from: exactly one of these keys."""
 
+    uniform: Annotated[tuple[float, float] | None, Field(description="Floats uniform in [lo, hi].")] = None
+    loguniform: Annotated[tuple[_Positive, _Positive] | None,
+                          Field(description="Floats uniform in log scale in [lo, hi].")] = None
+    # `builtins.int`: inside this class `int` names the field.
+    int: Annotated[tuple[builtins.int, builtins.int] | None, Field(description="Integers in [lo, hi], both included.")] = None
+    choice: Annotated[list[Any] | None, Field(min_length=1, description="One of these values.")] = None
 
-class IntRange(_Strict):
-    int: Annotated[tuple[int, int], Field(description="Integers drawn uniformly in [lo, hi], both included.")]
+    @model_validator(mode="after")
+    def _one(self):
+        if len(self.model_fields_set) != 1:
+            raise ValueError("a distribution is one of {uniform: [lo, hi]}, {loguniform: [lo, hi]}, "
+                             "{int: [lo, hi]}, {choice: [values]}")
+        return self
 
+    @property
+    def kind(self) -> str:
+        return next(iter(self.model_fields_set))
 
-class Choice(_Strict):
-    choice: Annotated[list[Any], Field(min_length=1, description="One of these values.")]
-
-
-Distribution = Union[Uniform, LogUniform, IntRange, Choice]
+    @property
+    def args(self) -> Any:
+        return getattr(self, self.kind)
 
 
 class SweepSpec(_Strict):
@@ -167,21 +177,14 @@ class Sweep:
 
 def sample(dist: Distribution, rng) -> Any:
     """One draw of `dist` from a NumPy generator, as a plain Python value."""
-    if isinstance(dist, Uniform):
+    if dist.kind == "uniform":
         return float(rng.uniform(*dist.uniform))
-    if isinstance(dist, LogUniform):
+    if dist.kind == "loguniform":
         lo, hi = dist.loguniform
         return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
-    if isinstance(dist, IntRange):
+    if dist.kind == "int":
         return int(rng.integers(dist.int[0], dist.int[1] + 1))
     return dist.choice[int(rng.integers(len(dist.choice)))]
-
-
-def _edges(dist: Distribution) -> list[Any]:
-    """Values that stand for a distribution when checking it against the recipe."""
-    if isinstance(dist, Choice):
-        return list(dist.choice)
-    return list(getattr(dist, next(iter(type(dist).model_fields))))
 
 
 def locate_recipe(name: str, sweep_file: Path, doc: Document) -> Path:
@@ -223,7 +226,7 @@ def _check_against_recipe(sweep: Sweep) -> None:
     elif spec.kind == "random":
         candidates = [t.params for t in sweep.random_trials()]
     else:  # every edge of every distribution, the other keys at their first edge
-        edges = {key: _edges(dist) for key, dist in spec.search.items()}
+        edges = {key: list(dist.args) for key, dist in spec.search.items()}
         first = {key: values[0] for key, values in edges.items()}
         candidates = [{**first, key: v} for key, values in edges.items() for v in values]
     errors: dict[tuple, RecipeError] = {}
