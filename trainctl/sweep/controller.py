@@ -301,7 +301,10 @@ class SweepController:
     # ---------------------------------------------------------------- optuna
 
     def _open_study(self) -> None:
-        import optuna
+        try:
+            import optuna
+        except ImportError:
+            raise TrainctlError("a `search:` sweep needs Optuna: pip install 'trainctl[optuna]'") from None
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         pruner = (optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1) if self.spec.pruning
