@@ -10,25 +10,17 @@ from __future__ import annotations
 import json
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import FIXTURES, cli_env, run_cli, start_cli
-from tests.sweep.mlflow_server import free_port, start_server, stop_server
+from tests.sweep.mlflow_server import free_port
 
 pytest.importorskip("mlflow")
 
 RECIPE = FIXTURES / "sweep_tiny.yaml"
 # 4 steps per epoch, a checkpoint at each epoch end only.
 OVERRIDES = ["train.epochs=3", "checkpoint={every_epochs: 1, keep: 2}"]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    proc, uri = start_server(tmp_path_factory.mktemp("mlflow"))
-    yield uri
-    stop_server(proc)
 
 
 def _client(uri):
@@ -45,7 +37,8 @@ def _wait_for(predicate, what: str, proc=None, timeout: float = 50):
         time.sleep(0.05)
 
 
-def test_killed_and_resumed_run_logs_every_epoch_exactly_once(server, tmp_path):
+def test_killed_and_resumed_run_logs_every_epoch_exactly_once(mlflow_server, tmp_path):
+    server = mlflow_server
     run_dir = tmp_path / "run"
     flag = tmp_path / "paused"
     mlflow = f"logs.mlflow={{tracking_uri: '{server}', experiment: exact, tags: {{team: t}}}}"

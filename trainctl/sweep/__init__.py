@@ -20,6 +20,7 @@ from pathlib import Path
 def sweep_command(sweep_file: Path, out: Path | None, jobs: int = 1, storage: str | None = None,
                   resume: bool = False) -> dict:
     """Validate `sweep_file`, run it into `out` (default `sweeps/<file stem>`), print the ranked table."""
+    from trainctl.errors import TrainingFailed
     from trainctl.logs.console import get_reporter
     from trainctl.sweep.controller import run_sweep
     from trainctl.sweep.spec import load_sweep
@@ -31,4 +32,7 @@ def sweep_command(sweep_file: Path, out: Path | None, jobs: int = 1, storage: st
     state = run_sweep(sweep, out, jobs, storage, resume, str(sweep_file))
     header, rows = sweep_table(out)
     get_reporter().table(f"sweep {out} by {state['metric']} ({state['mode']})", header, rows)
+    failed = [name for name, t in state["trials"].items() if t["status"] == "failed"]
+    if failed:
+        raise TrainingFailed(f"{len(failed)} trial(s) failed: {', '.join(failed)} (their logs: {out}/logs/)")
     return state

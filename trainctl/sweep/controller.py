@@ -292,7 +292,7 @@ class SweepController:
             status = "failed"
         self._record(trial, status=status, exit_code=code, seconds=seconds, **result)
         if running.optuna_trial is not None and status != "interrupted":
-            self._tell(running, status, result["metric"])
+            self._tell(running.optuna_trial, status, result["metric"])
         value = "" if result["metric"] is None else f": {self.spec.metric}={result['metric']:.6g}"
         where = "" if status in ("completed", "pruned") else f" (exit {code}; see {self.out}/logs/{trial.name}.log)"
         (self.report.info if status != "failed" else self.report.warn)(
@@ -320,11 +320,17 @@ class SweepController:
     def _next_search_trial(self):
         import optuna
 
-        if self._mine:  # started by this sweep before it was killed: resume, never ask again
+        while self._mine:  # started by this sweep before it was killed: resume, never ask again
             frozen = self._mine.pop(0)
             trial = optuna.trial.Trial(self.study, frozen._trial_id)
             trial._reported = set(frozen.intermediate_values)
-            return Trial(frozen.number, dict(frozen.params)), trial
+            planned = Trial(frozen.number, dict(frozen.params))
+            if not self._completed(planned):
+                return planned, trial
+            # It finished while the controller was gone: record it without running it again.
+            result = self._result(planned)
+            self._record(planned, status="completed", exit_code=0, **result)
+            self._tell(trial, "completed", result["metric"])
         if len(self.study.get_trials(deepcopy=False)) >= self.spec.trials:
             return None
         trial = self.study.ask()
@@ -351,14 +357,14 @@ class SweepController:
                     running.proc.send_signal(signal.SIGTERM)
                 return
 
-    def _tell(self, running: _Running, status: str, value: float | None) -> None:
+    def _tell(self, optuna_trial, status: str, value: float | None) -> None:
         import optuna
 
         states = optuna.trial.TrialState
         if status == "completed" and value is not None:
-            self.study.tell(running.optuna_trial, value)
+            self.study.tell(optuna_trial, value)
         else:
-            self.study.tell(running.optuna_trial, state=states.PRUNED if status == "pruned" else states.FAIL)
+            self.study.tell(optuna_trial, state=states.PRUNED if status == "pruned" else states.FAIL)
 
     # ---------------------------------------------------------------- mlflow
 
