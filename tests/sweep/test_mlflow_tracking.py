@@ -42,7 +42,7 @@ def test_killed_and_resumed_run_logs_every_epoch_exactly_once(mlflow_server, tmp
     run_dir = tmp_path / "run"
     flag = tmp_path / "paused"
     mlflow = f"logs.mlflow={{tracking_uri: '{server}', experiment: exact, tags: {{team: t}}}}"
-    proc = start_cli("run", RECIPE, *OVERRIDES, mlflow, "-o", run_dir,
+    proc = start_cli("run", RECIPE, *OVERRIDES, mlflow, "logs.per_batch=true", "-o", run_dir,
                      env=cli_env(TRAINCTL_TEST_PAUSE_IN_CHECKPOINT_WRITE=str(flag)))
     client = _client(server)
     try:
@@ -68,10 +68,12 @@ def test_killed_and_resumed_run_logs_every_epoch_exactly_once(mlflow_server, tmp
     assert run.info.status == "FINISHED"
     assert json.loads((run_dir / "mlflow.json").read_text())["run_id"] == run_id
     history = json.loads((run_dir / "history.json").read_text())
-    assert set(run.data.metrics) == {*history, "lr"}
+    batch_keys = {"batch_loss", "batch_sparse_categorical_accuracy"}
+    assert set(run.data.metrics) == {*history, "lr", *batch_keys}
     for key in run.data.metrics:
         points = sorted((m.step, m.value) for m in client.get_metric_history(run_id, key))
-        assert [s for s, _ in points] == [0, 1, 2], key  # one point per epoch: no duplicates, no gaps
+        # One point per epoch (per global step for batch_*): no duplicates, no gaps.
+        assert [s for s, _ in points] == (list(range(1, 13)) if key in batch_keys else [0, 1, 2]), key
         if key in history:
             assert [v for _, v in points] == pytest.approx(history[key], rel=1e-6), key
     assert run.data.params["train.epochs"] == "3"
@@ -94,3 +96,12 @@ def test_a_tracking_server_that_is_down_does_not_stop_training(tmp_path):
     unlogged = json.loads((run_dir / "mlflow.json").read_text())["unlogged"]
     assert unlogged["metric_points"] == 2 * 5  # 2 epochs x (loss, accuracy, val_loss, val_accuracy, lr)
     assert unlogged["status"] == "FINISHED" and unlogged["params"] > 0
+
+
+def test_a_failed_run_is_marked_failed(mlflow_server, tmp_path):
+    run_dir = tmp_path / "run"
+    proc = run_cli("run", RECIPE, "compile.optimizer.Adam.learning_rate=1.0e+30",
+                   f"logs.mlflow={{tracking_uri: '{mlflow_server}', experiment: failing}}", "-o", run_dir)
+    assert proc.returncode == 1 and "the loss became nan" in proc.stderr, proc.stderr
+    run_id = json.loads((run_dir / "mlflow.json").read_text())["run_id"]
+    assert _client(mlflow_server).get_run(run_id).info.status == "FAILED"

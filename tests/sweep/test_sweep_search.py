@@ -70,3 +70,23 @@ seed: 3
     for run in children:
         assert run.info.status == "FINISHED"
         assert [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")] == [0, 1]
+
+
+def test_two_hosts_on_one_storage_share_the_trials_without_running_any_twice(tmp_path):
+    pytest.importorskip("optuna")
+    sweep = tmp_path / "shared.yaml"
+    sweep.write_text(f"""recipe: {FIXTURES / 'sweep_tiny.yaml'}
+search:
+  compile.optimizer.Adam.learning_rate: {{loguniform: [1.0e-4, 1.0e-1]}}
+trials: 4
+""")
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    hosts = [subprocess.Popen([*trainctl_cmd(), "sweep", str(sweep), "-o", str(tmp_path / f"host{i}"),
+                               "--storage", storage], env=cli_env(), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True) for i in range(2)]
+    for host in hosts:
+        assert host.wait(1800) == 0, host.stderr.read()
+    ran = sorted(p.name for i in range(2) for p in (tmp_path / f"host{i}" / "trials").iterdir())
+    assert ran == ["trial-000", "trial-001", "trial-002", "trial-003"]  # each number on one host only
+    # A host that asked for one past the budget marks it failed; the 4 planned all completed.
+    assert [t.state.name for t in _study(tmp_path / "host0").trials if t.number < 4] == ["COMPLETE"] * 4

@@ -1,7 +1,7 @@
 """`trainctl sweep`: run a sweep's trials as ordinary runs, resumably, `jobs` at a time.
 
     DIR/
-      sweep.yaml       the SWEEP.yaml this sweep runs (a changed one is refused on --resume)
+      sweep.yaml       the SWEEP.yaml this sweep runs (a changed one, or a changed recipe, is refused on --resume)
       sweep.json       state: plan, each trial's status and metric, Optuna storage and study, timing
       sweep.csv  sweep.png   the summary, current as trials finish
       trials/trial-000/  ...   ordinary run directories (`trainctl resume/eval/plot/predict` work on them)
@@ -118,6 +118,7 @@ class SweepController:
                                 "locally")
         self.state = self._open(resume, storage, sweep_file)
         self.stop_signal: int | None = None
+        self.summary_stale = True
         self.running: dict[str, _Running] = {}
         self.study = None
         self.parent_client = None
@@ -130,13 +131,15 @@ class SweepController:
             if not resume:
                 raise TrainctlError(f"{self.out} already holds a sweep: continue it with --resume, or choose "
                                     "another -o")
-            old = (self.out / "sweep.yaml").read_text(encoding="utf-8")
-            if old != self.sweep.text:
-                diff = "".join(difflib.unified_diff(old.splitlines(True), self.sweep.text.splitlines(True),
-                                                    f"{self.out}/sweep.yaml (running)", sweep_file))
-                raise TrainctlError(f"the sweep file changed since this sweep started; a resumed sweep must "
-                                    f"plan the same trials. Restore it, or start a new sweep with another -o:\n"
-                                    f"{diff}")
+            recipe_text = self.sweep.recipe_path.read_text(encoding="utf-8")
+            for what, old, new, name in (
+                    ("sweep file", (self.out / "sweep.yaml").read_text(encoding="utf-8"), self.sweep.text, sweep_file),
+                    ("recipe", state["recipe_text"], recipe_text, str(self.sweep.recipe_path))):
+                if old != new:
+                    diff = "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True),
+                                                        f"{name} (when the sweep started)", name))
+                    raise TrainctlError(f"the {what} changed since this sweep started; a resumed sweep must run "
+                                        f"the same trials. Restore it, or start a new sweep with another -o:\n{diff}")
             if storage is not None and state.get("optuna", {}).get("storage") != storage:
                 raise TrainctlError(f"this sweep uses the Optuna storage {state['optuna']['storage']!r}, not "
                                     f"{storage!r}")
@@ -144,7 +147,8 @@ class SweepController:
         self.out.mkdir(parents=True, exist_ok=True)
         write_text(self.out / "sweep.yaml", self.sweep.text)
         state = {"id": uuid.uuid4().hex, "sweep_file": str(sweep_file), "sweep_sha256": self.sweep.sha256,
-                 "recipe": str(self.sweep.recipe_path.resolve()), "kind": self.spec.kind,
+                 "recipe": str(self.sweep.recipe_path.resolve()),
+                 "recipe_text": self.sweep.recipe_path.read_text(encoding="utf-8"), "kind": self.spec.kind,
                  "metric": self.spec.metric, "mode": self.spec.mode, "keys": list(self.spec.space),
                  "trials": {}, "timing": {"sessions": []}}
         if self.spec.kind == "search":
@@ -163,7 +167,7 @@ class SweepController:
         entry = self.state["trials"].setdefault(trial.name, {"index": trial.index, "params": trial.params})
         entry.update(changes)
         self._save()
-        write_summary(self.out)
+        self.summary_stale = True
 
     def trial_dir(self, trial: Trial) -> Path:
         return self.out / "trials" / trial.name
@@ -228,6 +232,9 @@ class SweepController:
                 trial, optuna_trial = nxt
                 slot = free.pop(0)
                 self.running[trial.name] = self._launch(trial, slots[slot], slot, optuna_trial)
+            if self.summary_stale:  # after the launches: the next trials start while the plot is drawn
+                write_summary(self.out)
+                self.summary_stale = False
             if not self.running:
                 return
             time.sleep(_POLL)
