@@ -88,5 +88,5 @@ trials: 4
         assert host.wait(1800) == 0, host.stderr.read()
     ran = sorted(p.name for i in range(2) for p in (tmp_path / f"host{i}" / "trials").iterdir())
     assert ran == ["trial-000", "trial-001", "trial-002", "trial-003"]  # each number on one host only
-    # A host that asked for one past the budget marks it failed; the 4 planned all completed.
-    assert [t.state.name for t in _study(tmp_path / "host0").trials if t.number < 4] == ["COMPLETE"] * 4
+    # A host that asked for one past the budget marks it failed; the 4 planned all ran (one may be pruned).
+    assert {t.state.name for t in _study(tmp_path / "host0").trials if t.number < 4} <= {"COMPLETE", "PRUNED"}

@@ -33,6 +33,7 @@ import contextlib
 import ctypes
 import difflib
 import fcntl
+import hashlib
 import json
 import math
 import os
@@ -288,7 +289,7 @@ class SweepController:
         trial, code = running.trial, running.proc.returncode
         seconds = self.state["trials"].get(trial.name, {}).get("seconds", 0.0) + time.monotonic() - running.started
         result = self._result(trial)
-        if running.pruned:
+        if running.pruned and code != 0:  # a trial that ended before the SIGTERM reached it completed
             status = "pruned"
         elif code == 0:
             status = "completed"
@@ -346,7 +347,8 @@ class SweepController:
             return None
         trial.set_user_attr("sweep", self.state["id"])
         # Seeded by the trial's number: a resumed sweep suggests what an uninterrupted one would.
-        self.study.sampler = optuna.samplers.TPESampler(seed=self.spec.seed * 100003 + trial.number)
+        key = hashlib.sha256(f"{self.spec.seed}:{trial.number}".encode()).digest()
+        self.study.sampler = optuna.samplers.TPESampler(seed=int.from_bytes(key[:4], "little"))
         params = {key: _suggest(trial, key, dist) for key, dist in self.spec.search.items()}
         return Trial(trial.number, params), trial
 
