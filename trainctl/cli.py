@@ -352,10 +352,28 @@ def plot(
 
 
 @app.command()
-def runs(root: Path = typer.Argument(Path("runs"), help="Directory holding run directories.")) -> None:
-    """List runs: recipe name, status, epochs, best monitored metric."""
-    from trainctl.logs.runs import list_runs
+def sweep(
+    sweep_file: Path = typer.Argument(..., help="The SWEEP.yaml: recipe, overrides, grid/random/search, metric."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Sweep directory (default sweeps/<file name>)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Trials run at once (each on its share of the CPUs)."),
+    storage: Optional[str] = typer.Option(None, "--storage", help="search: Optuna storage URL shared by hosts."),
+    resume_sweep: bool = typer.Option(False, "--resume", help="Continue the sweep in --out (SWEEP.yaml unchanged)."),
+) -> None:
+    """Run a recipe over overrides (grid, random or Optuna search), each trial a run directory; resumable."""
+    from trainctl.sweep import sweep_command
 
+    sweep_command(sweep_file, out, jobs, storage, resume_sweep)
+
+
+@app.command()
+def runs(root: Path = typer.Argument(Path("runs"), help="Directory holding run directories, or a sweep's.")) -> None:
+    """List runs: recipe name, status, epochs, best monitored metric (a sweep's trials: by its metric)."""
+    from trainctl.logs.runs import list_runs
+    from trainctl.sweep.summary import sweep_table
+
+    if (table := sweep_table(root)) is not None:
+        _reporter().table(f"sweep {root}", *table)
+        return
     rows = list_runs(root)
     if not rows:
         _reporter().info(f"no runs in {root}")

@@ -132,6 +132,10 @@ callbacks:
     "CheckpointSpec": "checkpoint: {every_epochs: 1, every_steps: 100, keep: 3}\n",
     "LogsSpec": "logs: {tensorboard: {update_freq: 10, histogram_freq: 1}, per_batch: false, plot: true}\n",
     "TensorBoardSpec": "logs:\n  tensorboard: {update_freq: epoch}\n",
+    "MlflowSpec": """\
+logs:
+  mlflow: {tracking_uri: "http://127.0.0.1:5000", experiment: mnist, tags: {team: vision}}
+""",
 }
 
 EXIT_CODES = {

@@ -298,6 +298,22 @@ class TensorBoardSpec(_Strict):
     ] = 0
 
 
+class MlflowSpec(_Strict):
+    """MLflow tracking (needs `pip install 'trainctl[mlflow]'`): params, per-epoch metrics, artifacts.
+
+    The MLflow run id is kept in `RUN_DIR/mlflow.json`; a resumed run continues the same MLflow
+    run and logs every step exactly once. A tracking server that is down never stops training.
+    """
+
+    tracking_uri: Annotated[
+        str | None, Field(description="Tracking server or store, e.g. `http://host:5000`. "
+                                      "Default: $MLFLOW_TRACKING_URI, else MLflow's own default.")
+    ] = None
+    experiment: Annotated[str | None, Field(description="Experiment name. Default: the recipe's name.")] = None
+    run_name: Annotated[str | None, Field(description="Run name. Default: the run directory's name.")] = None
+    tags: Annotated[dict[str, str], Field(description="Tags set on the MLflow run.")] = Field(default_factory=dict)
+
+
 class LogsSpec(_Strict):
     """What the run writes besides the model and checkpoints."""
 
@@ -308,6 +324,10 @@ class LogsSpec(_Strict):
     plot: Annotated[bool, Field(description="Write plots/curves.png at the end of the run.")] = True
     monitor: Annotated[
         str | None, Field(description="Metric shown as 'best so far'. Default: val_loss if validating, else loss.")
+    ] = None
+    mlflow: Annotated[
+        MlflowSpec | None, Field(description="Also log to MLflow (metrics with step = epoch, per batch with "
+                                             "`per_batch`; artifacts at the end).")
     ] = None
 
 

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import json
 import math
@@ -251,7 +252,21 @@ def _logging_callbacks(loaded, run_dir: RunDir, position, state):
 
         out.append(TensorBoardWriter(**tb, initial_epoch=position.epoch, initial_global_step=position.global_step,
                                      start_step=position.step))
+    if logs.mlflow is not None:
+        out.append(_mlflow_tracker(loaded, run_dir, position))
     return files, out
+
+
+def _mlflow_tracker(loaded, run_dir: RunDir, position):
+    import importlib.util
+
+    if importlib.util.find_spec("mlflow") is None:
+        raise TrainctlError("logs.mlflow needs MLflow: pip install 'trainctl[mlflow]'")
+    from trainctl.logs.mlflow_tracking import MlflowTracker
+
+    return MlflowTracker(loaded.spec.logs.mlflow, run_dir.path, loaded.document.data,
+                         per_batch=loaded.spec.logs.per_batch, global_step=position.global_step,
+                         start_step=position.step)
 
 
 def _without_test_data(loaded):
@@ -305,7 +320,10 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
                           processes=distribution.process_count())
     run_dir.update_manifest(steps_per_execution=plan.to_dict())
 
-    with _Signals(multi_process=distribution.process_count() > 1) as signals:
+    # The MLflow run's status follows the outcome: FINISHED after the model is saved, else KILLED/FAILED.
+    tracking = next((c for c in log_callbacks if isinstance(c, contextlib.AbstractContextManager)),
+                    contextlib.nullcontext())
+    with _Signals(multi_process=distribution.process_count() > 1) as signals, tracking:
         checkpointer = Checkpointer(loaded, run_dir, signals, files, topology)
         checkpointer.stateful = [*user_callbacks, history]
         checkpointer.datasets = [d for d in (splits.train.dataset,) if d is not None]
