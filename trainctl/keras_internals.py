@@ -4,9 +4,12 @@ Keras promises nothing about `keras.src`: a minor release may move or rename any
 trainctl needs some of it to run Keras's own JAX `fit` loop step by step (so a run can
 resume mid-epoch and equal `model.fit`), to save and restore Keras's random state, and to
 list the names Keras accepts. Every other module imports these pieces from here (a test
-checks it), so a Keras upgrade is this file to read and the core tests to run (README,
-"Keras versions"). Checked on Keras 3.13.0 and 3.15.1, the bounds pyproject.toml declares;
-each piece also exists in 3.14.
+checks it), so a Keras upgrade is this file to read and the core tests to run (`CORE_TESTS`
+in .ci/run). Checked on Keras 3.13.0 (the lowest pyproject.toml declares; CI runs the core
+tests on it) and 3.15.1 (the whole suite); every piece imports from 3.14.1 too. Keras 3.12
+lacks `GLOBAL_SEED_GENERATOR`, and with the name supplied a mid-epoch resume is no longer
+exact there; 3.11 also needs the JAX trainer's sharding spec recorded before a train step,
+3.10 lacks `is_nnx_enabled`.
 
 What each piece is, and where trainctl uses it:
 
@@ -48,6 +51,8 @@ from __future__ import annotations
 
 from trainctl.backend import keras
 
+KERAS_TESTED = ">=3.13,<3.16"  # pyproject.toml declares the same (a test checks)
+
 try:
     from keras.src import activations as activations_src
     from keras.src import losses as losses_src
@@ -68,9 +73,9 @@ except ImportError as exc:  # a Keras outside the tested range moved something
     from trainctl.errors import TrainctlError
 
     raise TrainctlError(
-        f"trainctl needs keras>=3.13,<3.16 (the versions it is tested with); Keras {keras.__version__} "
+        f"trainctl needs keras{KERAS_TESTED} (the versions it is tested with); Keras {keras.__version__} "
         f"is installed and lacks an internal trainctl uses ({exc}). Install a supported version: "
-        f"pip install 'keras>=3.13,<3.16'"
+        f"pip install 'keras{KERAS_TESTED}'"
     ) from exc
 
 __all__ = [
