@@ -42,7 +42,7 @@ on (no import, so listed here): `model._jax_state`, `_jax_state_synced`, `_get_j
 
 Example:
 
-    >>> from trainctl.keras_internals import is_default
+    >>> from trainctl.keras_internals import is_default, keras
     >>> is_default(keras.callbacks.Callback().on_batch_end)
     True
 """
