@@ -11,7 +11,12 @@ import os
 # another backend must not change what a recipe means.
 os.environ["KERAS_BACKEND"] = "jax"
 
-import keras  # noqa: E402
+import warnings  # noqa: E402
+
+with warnings.catch_warnings():
+    # Keras probes `np.object` at import, which NumPy 1.x answers with a FutureWarning.
+    warnings.filterwarnings("ignore", message=".*np.object", category=FutureWarning)
+    import keras  # noqa: E402
 
 if keras.backend.backend() != "jax":  # keras was imported earlier with another backend
     raise RuntimeError(

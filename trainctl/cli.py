@@ -303,7 +303,7 @@ def init(
 def summary(
     recipe: Path = typer.Argument(..., help="The recipe file."),
     overrides: Optional[List[str]] = typer.Argument(None, help=_OVERRIDES_HELP),
-    plot_to: Optional[Path] = typer.Option(None, "--plot", help="Also draw the model graph (needs pydot + graphviz)."),
+    plot_to: Optional[Path] = typer.Option(None, "--plot", help="Also draw the model graph (needs pip install 'trainctl[plot]' and Graphviz)."),
 ) -> None:
     """Print model.summary() of a recipe's model without training."""
     from trainctl.recipe import load_recipe

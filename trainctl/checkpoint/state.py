@@ -293,8 +293,7 @@ def _check_group(group: str, saved: list[dict], variables: list) -> None:
 
 
 def _capture_rng() -> dict:
-    from keras.src.backend.common import global_state
-    from keras.src.random.seed_generator import GLOBAL_SEED_GENERATOR
+    from trainctl.keras_internals import GLOBAL_SEED_GENERATOR, global_state
 
     # Keras keeps the generator behind `keras.random.*(seed=None)` and default
     # initializers in private global state; there is no public accessor.
@@ -307,15 +306,14 @@ def _capture_rng() -> dict:
 
 
 def _restore_rng(rng: dict) -> None:
-    from keras.src.backend.common import global_state
-    from keras.src.random import seed_generator
+    from trainctl.keras_internals import GLOBAL_SEED_GENERATOR, global_seed_generator, global_state
 
     if rng["keras"] is None:
         # It did not exist yet; drop ours so it is created at the same point again.
-        global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
+        global_state.set_global_attribute(GLOBAL_SEED_GENERATOR, None)
     else:
         # Creating it draws from Python's `random`, which is restored after.
-        seed_generator.global_seed_generator().state.assign(rng["keras"])
+        global_seed_generator().state.assign(rng["keras"])
     random.setstate(rng["python"])
     np.random.set_state(rng["numpy"])
 

@@ -20,6 +20,7 @@ import yaml
 from pydantic import ValidationError
 
 from trainctl.errors import RecipeInvalid
+from trainctl.recipe.catalog import locate
 from trainctl.recipe.loader import Document, apply_overrides, load_document, parse_document
 from trainctl.recipe.schema import Recipe
 from trainctl.recipe.structure import structure_errors
@@ -65,8 +66,11 @@ def _validate(doc: Document, base_dir: Path) -> LoadedRecipe:
 def load_recipe(path: str | Path, overrides: list[str] | None = None, imports: list[str] | None = None) -> LoadedRecipe:
     """Load, override and validate a recipe file; raises `RecipeInvalid` with every problem found.
 
+    A `path` that does not exist may name a shipped recipe (`mnist_mlp`, see `trainctl recipes`).
+
     `imports` (the CLI's `--import`) adds modules to the recipe's `imports:` list.
     """
+    path = locate(path)
     doc = load_document(path)
     if overrides:
         apply_overrides(doc, overrides)

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import yaml
 
+from trainctl.errors import RecipeError, RecipeInvalid
+from trainctl.recipe.structure import did_you_mean
+
 
 @dataclasses.dataclass(frozen=True)
 class RecipeInfo:
@@ -22,9 +25,13 @@ class RecipeInfo:
 
 
 def recipes_dir() -> Path:
-    """`recipes/` of this checkout (beside the package), else of the current directory."""
-    beside = Path(__file__).resolve().parents[2] / "recipes"
-    return beside if beside.is_dir() else Path("recipes")
+    """The shipped recipes: `trainctl/recipes` of an installed wheel, else `recipes/` of this checkout.
+
+    The checkout's `recipes/` is the source; a wheel build copies it into the package (setup.py).
+    """
+    package = Path(__file__).resolve().parents[1]
+    shipped = package / "recipes"
+    return shipped if shipped.is_dir() else package.parent / "recipes"
 
 
 def shipped_recipes(directory: Path | None = None) -> list[RecipeInfo]:
@@ -74,3 +81,28 @@ def copy_recipe(recipe: RecipeInfo, dest: Path, force: bool = False) -> list[Pat
             shutil.copyfile(src, to)
             written.append(to)
     return written
+
+
+def locate(path: str | Path) -> Path:
+    """`path` when it is a file, else the shipped recipe it names (`mnist_mlp` or `mnist_mlp.yaml`).
+
+    A bare name that is neither is `RecipeInvalid`, with a did-you-mean among the shipped names.
+
+    Example:
+
+        >>> locate("mnist_mlp")  # from a directory without such a file
+        PosixPath('.../trainctl/recipes/mnist_mlp.yaml')
+    """
+    path = Path(path)
+    if path.is_file() or len(path.parts) != 1:
+        return path
+    stem = path.name[: -len(".yaml")] if path.name.endswith(".yaml") else path.name
+    shipped = shipped_recipes()
+    for info in shipped:
+        if stem in (info.path.stem, info.name):
+            return info.path
+    if path.exists():
+        return path
+    hint = did_you_mean(stem, [info.name for info in shipped])
+    raise RecipeInvalid([RecipeError(str(path), 1, 1, "file not found, nor a shipped recipe of that name",
+                                     hint or "`trainctl recipes` lists them")])

@@ -253,11 +253,7 @@ def generate() -> dict[str, Any]:
     import numpy as np
 
     from trainctl.backend import keras
-    from keras.src import activations as activations_src
-    from keras.src import losses as losses_src
-    from keras.src import metrics as metrics_src
-    from keras.src import optimizers as optimizers_src
-    from keras.src.trainers import compile_utils
+    from trainctl.keras_internals import activations_src, compile_utils, losses_src, metrics_src, optimizers_src
 
     # Two (y_true, y_pred) pairs on which compile's "auto" strings pick different objects.
     sparse = (np.zeros((2, 1), "float32"), np.zeros((2, 3), "float32"))
@@ -312,7 +308,7 @@ def generate() -> dict[str, Any]:
         "arguments": {},
         "strings": _verified_strings(candidates, lambda n: keras.activations.get(n).__name__, {}, {}, set()),
     }
-    from keras.src.backend.common import dtypes as dtypes_src
+    from trainctl.keras_internals import dtypes_src
 
     # The dtype strings `keras.Input(dtype=...)` accepts (it refuses numpy spellings like "f4").
     dtypes = sorted(d for d in dtypes_src.ALLOWED_DTYPES if keras.backend.standardize_dtype(d) == d)

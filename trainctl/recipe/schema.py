@@ -31,7 +31,8 @@ KeyMap = Union[str, list[str], dict[str, str]]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    # protected_namespaces: pydantic < 2.10 warns about the `model_parallel` field otherwise.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, protected_namespaces=())
 
 
 # ----------------------------------------------------------------------------- data

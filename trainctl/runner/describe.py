@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
+import shutil
 from pathlib import Path
 
 from trainctl.errors import TrainctlError
+
+PLOT_EXTRA = "pip install 'trainctl[plot]'"
 
 
 def describe_model(loaded, plot_to: Path | None = None) -> str:
@@ -16,6 +20,10 @@ def describe_model(loaded, plot_to: Path | None = None) -> str:
         Model: "functional"
         ...
     """
+    if plot_to is not None:
+        missing = plot_requirements_missing()
+        if missing:
+            raise TrainctlError(f"--plot needs {' and '.join(missing)}; or leave out --plot")
     from trainctl.backend import keras
     from trainctl.compile import build_compiled_model
 
@@ -30,6 +38,22 @@ def describe_model(loaded, plot_to: Path | None = None) -> str:
         try:
             keras.utils.plot_model(model, to_file=str(plot_to), show_shapes=True, show_layer_names=True)
         except (ImportError, OSError) as exc:
-            raise TrainctlError(f"cannot draw the model: {exc} Drawing also needs "
-                                "graphviz (e.g. `apt-get install graphviz`); or leave out --plot") from None
+            raise TrainctlError(f"cannot draw the model: {exc} Drawing needs pydot ({PLOT_EXTRA}) and "
+                                "Graphviz (e.g. `apt-get install graphviz`); or leave out --plot") from None
     return "\n".join(lines)
+
+
+def plot_requirements_missing() -> list[str]:
+    """What `summary --plot` lacks, checked before Keras is imported: pydot, and Graphviz's `dot` program.
+
+    Example:
+
+        >>> plot_requirements_missing()  # without pydot and Graphviz
+        ["pydot (pip install 'trainctl[plot]')", "Graphviz's `dot` program (e.g. apt-get install graphviz)"]
+    """
+    missing = []
+    if importlib.util.find_spec("pydot") is None:
+        missing.append(f"pydot ({PLOT_EXTRA})")
+    if shutil.which("dot") is None:
+        missing.append("Graphviz's `dot` program (e.g. apt-get install graphviz)")
+    return missing

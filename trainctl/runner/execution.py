@@ -35,7 +35,7 @@ import dataclasses
 import math
 
 from trainctl.backend import keras
-from keras.src.utils.python_utils import is_default
+from trainctl.keras_internals import is_default
 
 AUTO_MAX_STEPS = 64  # longer executions gain little more (docs/performance.md)
 MIN_EVEN_STEPS = 8  # shorter even executions than this are not worth giving up longer ones for

@@ -23,8 +23,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from keras.src import backend
-from keras.src.distribution import distribution_lib
+from trainctl.keras_internals import distribution_lib, is_nnx_enabled
 
 MAX_BYTES = 64 * 1024**2  # stacked batches of one execution, beyond which it is not fused
 
@@ -89,7 +88,7 @@ def _cannot_fuse(model, steps: int) -> str | None:
         return "the model runs eagerly or without jit_compile"
     if distribution_lib.distribution() is not None:
         return "a keras.distribution is set"
-    if backend.config.is_nnx_enabled():
+    if is_nnx_enabled():
         return "Flax NNX is enabled"
     return None
 

@@ -29,11 +29,9 @@ import numpy as np
 
 from trainctl.backend import keras
 from trainctl.distribution import process_local_batches
-from keras.src.backend.jax.trainer import JAXEpochIterator
-from keras.src.trainers.data_adapters import array_slicing, data_adapter_utils
-from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
-from keras.src.utils import python_utils
-from keras.src.utils.python_utils import is_default
+from trainctl.keras_internals import (
+    ArrayDataAdapter, JAXEpochIterator, array_slicing, data_adapter_utils, is_default, python_utils,
+)
 
 from trainctl.errors import TrainctlError
 from trainctl.runner.execution import ExecutionPlan
