@@ -155,17 +155,27 @@ def _check_source(ctx: CheckContext, path: PathT, src: dict, model: ModelInfo) -
         return _synthetic_arrays(ctx, path, src, model)
     if kind == "python":
         check_import_path(ctx, path + ("function",), src.get("function"), what="function")
+    if kind == "images":
+        return frozenset({"x", "y"})
+    if kind == "npy":
+        arrays = src.get("arrays")
+        if isinstance(arrays, dict):
+            for name, file in arrays.items():
+                _existing_file(ctx, path + ("arrays", name), file, key=())
+            return frozenset(arrays)
+    if kind == "parquet" and isinstance(src.get("columns"), dict):
+        return frozenset(src["columns"])
     return None
 
 
-def _existing_file(ctx: CheckContext, path: PathT, value: Any) -> Path | None:
+def _existing_file(ctx: CheckContext, path: PathT, value: Any, key: tuple = ("path",)) -> Path | None:
     if not isinstance(value, str):
         return None
     file = Path(value).expanduser()
     file = file if file.is_absolute() else ctx.base_dir / file
     if not file.is_file():
         problem = "is a directory, not a file" if file.is_dir() else "not found"
-        ctx.error(path + ("path",), f"data file {problem}: {file}",
+        ctx.error(path + key, f"data file {problem}: {file}",
                   "relative paths start at the recipe's directory" if not Path(value).is_absolute() else None)
         return None
     return file

@@ -1,0 +1,101 @@
+"""`source: parquet`: columns of Parquet files read one row group at a time.
+
+`path` is a file, a directory (every `*.parquet` below it) or a glob, in sorted order.
+Only the footers are read up front (row counts, column names); a row group is read when a
+batch needs it and at most a few are kept, so memory does not grow with the table.
+
+Example (recipe):
+
+    train: {source: parquet, path: "data/part-*.parquet", columns: {x: [f0, f1, f2], y: label}}
+"""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+
+import numpy as np
+
+from trainctl.data.streamed import BadFile, ChunkReader
+
+
+def pyarrow_parquet():
+    """`pyarrow.parquet`, or a clear error when the `parquet` extra is not installed."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise BadFile("source: parquet needs pyarrow: pip install 'trainctl[parquet]'") from None
+    return pq
+
+
+def parquet_files(path: str, base: Path) -> list[Path]:
+    """The files `path` names (a file, a directory, a glob), relative to `base`, sorted."""
+    full = Path(path) if Path(path).is_absolute() else base / path
+    if full.is_dir():
+        files = sorted(full.rglob("*.parquet"))
+    elif full.is_file():
+        files = [full]
+    else:
+        files = sorted(Path(p) for p in glob.glob(str(full), recursive=True) if Path(p).is_file())
+    if not files:
+        raise BadFile(f"no Parquet file at {full}")
+    return files
+
+
+class ParquetReader(ChunkReader):
+    """Every row group of every file is one chunk; `columns` says which arrays to make of which columns."""
+
+    def __init__(self, files: list[Path], columns: dict[str, str | list[str]] | None, dtype: str,
+                 skip_bad: bool = False):
+        pq = pyarrow_parquet()
+        self.pq = pq
+        self.dtype = dtype
+        self.skipped = {}
+        self.chunks: list[tuple[Path, int]] = []
+        self.chunk_rows = []
+        self.columns = columns
+        for file in files:
+            try:
+                meta = pq.ParquetFile(file).metadata
+            except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+                problem = f"{file}: cannot read as Parquet: {exc}"
+            else:
+                names = meta.schema.names
+                if self.columns is None:
+                    self.columns = {name: name for name in names}
+                wanted = [c for cols in self.columns.values() for c in ([cols] if isinstance(cols, str) else cols)]
+                missing = [c for c in wanted if c not in names]
+                problem = (f"{file} has no column {missing[0]!r}; it has {', '.join(names)}" if missing else None)
+            if problem:
+                if not skip_bad:
+                    raise BadFile(problem)
+                self.skipped[str(file)] = problem
+                continue
+            for group in range(meta.num_row_groups):
+                self.chunks.append((file, group))
+                self.chunk_rows.append(meta.row_group(group).num_rows)
+        if not self.chunks:
+            raise BadFile(f"no readable rows in {', '.join(map(str, files[:3]))}")
+        self.needed = sorted({c for cols in self.columns.values() for c in ([cols] if isinstance(cols, str) else cols)})
+
+    def read(self, chunk: int, rows: np.ndarray) -> dict[str, np.ndarray]:
+        file, group = self.chunks[chunk]
+        try:
+            table = self.pq.ParquetFile(file).read_row_group(group, columns=self.needed)
+        except (OSError, ValueError) as exc:
+            raise BadFile(f"{file}: cannot read row group {group}: {exc}") from None
+        columns = {name: table.column(name).to_numpy() for name in self.needed}
+        out = {}
+        for name, cols in self.columns.items():
+            try:
+                if isinstance(cols, str):
+                    out[name] = columns[cols][rows].astype(self.dtype)
+                else:
+                    out[name] = np.stack([columns[c][rows] for c in cols], axis=1).astype(self.dtype)
+            except (ValueError, TypeError) as exc:
+                raise BadFile(f"{file}: column(s) {cols} are not {self.dtype}: {exc}") from None
+        return out
+
+    def describe(self) -> dict:
+        return {"files": len({f for f, _ in self.chunks}), "row_groups": len(self.chunks),
+                "rows": sum(self.chunk_rows), "skipped_files": sorted(self.skipped)}
