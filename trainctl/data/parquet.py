@@ -42,6 +42,17 @@ def parquet_files(path: str, base: Path) -> list[Path]:
     return files
 
 
+def _numpy(column) -> np.ndarray:
+    """A column as NumPy; a list column (an image, an embedding per row) as (rows, values), lists of one length."""
+    import pyarrow as pa
+
+    if pa.types.is_list(column.type) or pa.types.is_fixed_size_list(column.type) or pa.types.is_large_list(column.type):
+        column = column.combine_chunks()
+        values = column.flatten().to_numpy(zero_copy_only=False)
+        return values.reshape(len(column), -1)
+    return column.to_numpy()
+
+
 class ParquetReader(ChunkReader):
     """Every row group of every file is one chunk; `columns` says which arrays to make of which columns."""
 
@@ -60,7 +71,7 @@ class ParquetReader(ChunkReader):
             except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
                 problem = f"{file}: cannot read as Parquet: {exc}"
             else:
-                names = meta.schema.names
+                names = pq.ParquetFile(file).schema_arrow.names
                 if self.columns is None:
                     self.columns = {name: name for name in names}
                 wanted = [c for cols in self.columns.values() for c in ([cols] if isinstance(cols, str) else cols)]
@@ -84,7 +95,7 @@ class ParquetReader(ChunkReader):
             table = self.pq.ParquetFile(file).read_row_group(group, columns=self.needed)
         except (OSError, ValueError) as exc:
             raise BadFile(f"{file}: cannot read row group {group}: {exc}") from None
-        columns = {name: table.column(name).to_numpy() for name in self.needed}
+        columns = {name: _numpy(table.column(name)) for name in self.needed}
         out = {}
         for name, cols in self.columns.items():
             try:
