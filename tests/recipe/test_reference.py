@@ -55,6 +55,8 @@ def example_dir(tmp_path):
     (tmp_path / "data").mkdir()
     np.savez(tmp_path / "data" / "train.npz", images=np.zeros((4, 784)), labels=np.zeros(4))
     (tmp_path / "data" / "train.csv").write_text("a,b,label\n1,2,0\n")
+    np.save(tmp_path / "data" / "x.npy", np.zeros((4, 784)))
+    np.save(tmp_path / "data" / "y.npy", np.zeros(4))
     (tmp_path / "components").mkdir()
     for name in ("__init__", "data", "layers"):
         (tmp_path / "components" / f"{name}.py").write_text("")
