@@ -129,6 +129,11 @@ def _parquet(spec, ctx: SourceContext):
 
 def _csv(spec, ctx: SourceContext) -> dict[str, np.ndarray]:
     path = ctx.file(spec.path)
+    if spec.stream:
+        from trainctl.data.parquet import CsvChunks, pyarrow_parquet
+
+        pyarrow_parquet()  # the same extra: a clear message when pyarrow is missing
+        return CsvChunks(path, spec.columns, spec.dtype, spec.delimiter)
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f, delimiter=spec.delimiter))
     if not rows:

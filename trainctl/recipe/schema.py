@@ -74,6 +74,11 @@ class CsvSource(_SourceBase):
     ] = None
     delimiter: Annotated[str, Field(description="The column separator, one character.")] = ","
     dtype: Annotated[str, Field(description="dtype of numeric columns.")] = "float32"
+    stream: Annotated[
+        bool,
+        Field(description="Read the file in chunks of 100,000 rows as batches need them (pyarrow), never whole: "
+                          "for files larger than memory. Shuffled and resumed like `parquet`."),
+    ] = False
 
 
 class _StreamedBase(_SourceBase):
