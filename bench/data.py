@@ -116,7 +116,8 @@ def memory(work: Path, sizes: list[int]) -> None:
         path = work / f"rows_{rows}.parquet"
         if not path.exists():
             rng = np.random.default_rng(rows)
-            with pq.ParquetWriter(path, pa.schema([(c, pa.float32()) for c in columns] + [("label", pa.float32())])) as w:
+            schema = pa.schema([(c, pa.float32()) for c in [*columns, "label"]])
+            with pq.ParquetWriter(path, schema) as w:
                 for start in range(0, rows, 100_000):
                     n = min(100_000, rows - start)
                     w.write_table(pa.table({c: rng.random(n, dtype="float32") for c in [*columns, "label"]}))

@@ -189,7 +189,7 @@ def _streamed(reader, split: str, ctx: SourceContext, inputs: dict, outputs: dic
 
     dataset = StreamedDataset(reader, batch_size=batch_size, shuffle=split == "train" and bool(train.shuffle),
                               seed=ctx.seed, to_batch=to_batch, rows=(start, stop),
-                              workers=spec.workers or os.cpu_count() or 1,
+                              workers=getattr(spec, "workers", None) or os.cpu_count() or 1,  # csv: no such key
                               epoch=train.initial_epoch if split == "train" else 0)
     if dataset.num_samples == 0:
         raise fail(f"data.{split} has no rows left after its slice/limit")

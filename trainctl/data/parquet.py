@@ -53,6 +53,20 @@ def _numpy(column) -> np.ndarray:
     return column.to_numpy()
 
 
+def arrays_of(table, columns: dict, rows: np.ndarray, dtype: str, file: Path) -> dict[str, np.ndarray]:
+    """`{name: rows of column(s)}` of a pyarrow table as `columns` maps them; several columns stack as features."""
+    cache = {}
+    out = {}
+    for name, cols in columns.items():
+        try:
+            names = [cols] if isinstance(cols, str) else cols
+            parts = [cache[c] if c in cache else cache.setdefault(c, _numpy(table.column(c))[rows]) for c in names]
+            out[name] = (parts[0] if isinstance(cols, str) else np.stack(parts, axis=1)).astype(dtype)
+        except (ValueError, TypeError) as exc:
+            raise BadFile(f"{file}: column(s) {cols} are not {dtype}: {exc}") from None
+    return out
+
+
 class ParquetReader(ChunkReader):
     """Every row group of every file is one chunk; `columns` says which arrays to make of which columns."""
 
@@ -95,17 +109,7 @@ class ParquetReader(ChunkReader):
             table = self.pq.ParquetFile(file).read_row_group(group, columns=self.needed)
         except (OSError, ValueError) as exc:
             raise BadFile(f"{file}: cannot read row group {group}: {exc}") from None
-        columns = {name: _numpy(table.column(name)) for name in self.needed}
-        out = {}
-        for name, cols in self.columns.items():
-            try:
-                if isinstance(cols, str):
-                    out[name] = columns[cols][rows].astype(self.dtype)
-                else:
-                    out[name] = np.stack([columns[c][rows] for c in cols], axis=1).astype(self.dtype)
-            except (ValueError, TypeError) as exc:
-                raise BadFile(f"{file}: column(s) {cols} are not {self.dtype}: {exc}") from None
-        return out
+        return arrays_of(table, self.columns, rows, self.dtype, file)
 
     def describe(self) -> dict:
         return {"files": len({f for f, _ in self.chunks}), "row_groups": len(self.chunks),
@@ -161,16 +165,7 @@ class CsvChunks(ChunkReader):
                                        parse_options=self.pcsv.ParseOptions(delimiter=self.delimiter))
         except (OSError, ValueError) as exc:
             raise BadFile(f"{self.path}: cannot parse rows of chunk {chunk}: {exc}") from None
-        out = {}
-        for name, cols in self.columns.items():
-            try:
-                if isinstance(cols, str):
-                    out[name] = table.column(cols).to_numpy()[rows].astype(self.dtype)
-                else:
-                    out[name] = np.stack([table.column(c).to_numpy()[rows] for c in cols], axis=1).astype(self.dtype)
-            except (ValueError, TypeError) as exc:
-                raise BadFile(f"{self.path}: column(s) {cols} are not {self.dtype}: {exc}") from None
-        return out
+        return arrays_of(table, self.columns, rows, self.dtype, self.path)
 
     def describe(self) -> dict:
         return {"files": 1, "rows": sum(self.chunk_rows)}

@@ -66,7 +66,8 @@ def _npz_member_memmap(path: Path, member: zipfile.ZipInfo) -> np.ndarray | None
     with open(path, "rb") as f:
         f.seek(member.header_offset)
         local = f.read(30)  # the local file header: its name and extra field lengths follow
-        start = member.header_offset + 30 + int.from_bytes(local[26:28], "little") + int.from_bytes(local[28:30], "little")
+        name_length, extra_length = int.from_bytes(local[26:28], "little"), int.from_bytes(local[28:30], "little")
+        start = member.header_offset + 30 + name_length + extra_length
         f.seek(start)
         version = np.lib.format.read_magic(f)
         if version not in ((1, 0), (2, 0)):

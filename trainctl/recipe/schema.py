@@ -28,6 +28,11 @@ Ref = Annotated[
     ),
 ]
 KeyMap = Union[str, list[str], dict[str, str]]
+Columns = Annotated[
+    dict[str, Union[str, list[str]]] | None,
+    Field(description="Arrays to make: `{name: column}` or `{name: [columns stacked as features]}`. "
+                      "Default: one array per column."),
+]
 
 
 class _Strict(BaseModel):
@@ -67,11 +72,7 @@ class CsvSource(_SourceBase):
 
     source: Literal["csv"]
     path: Annotated[str, Field(description="File path, relative to the recipe's directory.")]
-    columns: Annotated[
-        dict[str, Union[str, list[str]]] | None,
-        Field(description="Arrays to make: `{name: column}` or `{name: [columns stacked as features]}`. "
-                          "Default: one array per column."),
-    ] = None
+    columns: Columns = None
     delimiter: Annotated[str, Field(description="The column separator, one character.")] = ","
     dtype: Annotated[str, Field(description="dtype of numeric columns.")] = "float32"
     stream: Annotated[
@@ -121,11 +122,7 @@ class ParquetSource(_StreamedBase):
     source: Literal["parquet"]
     path: Annotated[str, Field(description="A file, a directory (every `*.parquet` in it) or a glob, relative to "
                                            "the recipe's directory.")]
-    columns: Annotated[
-        dict[str, Union[str, list[str]]] | None,
-        Field(description="Arrays to make: `{name: column}` or `{name: [columns stacked as features]}`. "
-                          "Default: one array per column."),
-    ] = None
+    columns: Columns = None
     dtype: Annotated[str, Field(description="dtype of the arrays.")] = "float32"
 
 
