@@ -97,3 +97,17 @@ def test_a_bad_file_met_during_training_exits_2_naming_it_or_is_skipped_and_coun
     assert "skipped 1 bad file(s)" in proc.stderr
     data = json.loads((tmp_path / "skipped" / "manifest.json").read_text())["data"]["train"]
     assert data["skipped"] == 1 and data["skipped_files"] == [str(bad)]
+
+
+def test_validate_names_a_missing_image_folder_or_parquet_glob_at_its_line(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(RECIPE.replace("MODE", "error").replace("path: png", "path: pngs"))
+    proc = run_cli("validate", recipe)
+    assert proc.returncode == 2
+    assert f"r.yaml:4:33: no folder or index file at {tmp_path / 'pngs'}" in proc.stderr
+    parquet = "{source: parquet, path: 'parts/*.parquet', columns: {x: pixels, y: label}}"
+    recipe.write_text(RECIPE.replace(RECIPE.splitlines()[3].split(": ", 1)[1], parquet))
+    proc = run_cli("validate", recipe)
+    assert proc.returncode == 2 and "no file, folder or glob match at" in proc.stderr
+    write_parquet(tmp_path / "parts" / "a.parquet", "train", 0, 10)
+    assert run_cli("validate", recipe).returncode == 0

@@ -9,6 +9,7 @@ provides, where that is knowable (a `python` source is known only when it runs).
 from __future__ import annotations
 
 import csv
+import glob
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,8 @@ def _check_source(ctx: CheckContext, path: PathT, src: dict, model: ModelInfo) -
         return _synthetic_arrays(ctx, path, src, model)
     if kind == "python":
         check_import_path(ctx, path + ("function",), src.get("function"), what="function")
+    if kind in ("images", "parquet"):
+        _existing_path(ctx, path, src.get("path"), glob_ok=kind == "parquet")
     if kind == "images":
         return frozenset({"x", "y"})
     if kind == "npy":
@@ -179,6 +182,18 @@ def _existing_file(ctx: CheckContext, path: PathT, value: Any, key: tuple = ("pa
                   "relative paths start at the recipe's directory" if not Path(value).is_absolute() else None)
         return None
     return file
+
+
+def _existing_path(ctx: CheckContext, path: PathT, value: Any, glob_ok: bool) -> None:
+    """A folder, a file, or (Parquet) a glob matching at least one file."""
+    if not isinstance(value, str):
+        return
+    full = Path(value).expanduser()
+    full = full if full.is_absolute() else ctx.base_dir / full
+    if full.exists() or (glob_ok and glob.glob(str(full), recursive=True)):
+        return
+    ctx.error(path + ("path",), f"no {'file, folder or glob match' if glob_ok else 'folder or index file'} at {full}",
+              "relative paths start at the recipe's directory" if not Path(value).is_absolute() else None)
 
 
 def _npz_arrays(ctx: CheckContext, path: PathT, src: dict) -> frozenset[str] | None:
