@@ -21,6 +21,7 @@ import numpy as np
 from trainctl.data.streamed import BadFile, ChunkReader
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")  # as image_dataset_from_directory
+FORMATS = ("PNG", "JPEG", "BMP", "GIF")
 MODES = {"grayscale": "L", "rgb": "RGB", "rgba": "RGBA"}
 # Pillow's filters under the names Keras gives `interpolation`.
 FILTERS = {"nearest": "NEAREST", "bilinear": "BILINEAR", "bicubic": "BICUBIC", "area": "BOX", "lanczos3": "LANCZOS"}
@@ -109,11 +110,13 @@ class ImageReader(ChunkReader):
     def decode(self, path: Path) -> np.ndarray:
         """One image as (height, width, channels) uint8, or `BadFile` naming it."""
         try:
-            with self.image.open(path) as im:
+            # Only the formats listed: Pillow otherwise tries every plugin it has on each file.
+            with self.image.open(path, formats=FORMATS) as im:
                 if im.mode not in READABLE_MODES:
                     raise BadFile(f"{path}: image mode {im.mode} is not an 8-bit mode; "
                                   f"expected one Pillow converts to {self.mode} (L, RGB, RGBA, P, ...)")
-                im = im.convert(self.mode)
+                if im.mode != self.mode:
+                    im = im.convert(self.mode)
                 if im.size != (self.width, self.height):
                     im = im.resize((self.width, self.height), self.filter)
                 array = np.asarray(im)
