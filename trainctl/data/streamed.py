@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
 import threading
 import time
 import weakref
@@ -100,6 +101,8 @@ class StreamedDataset(keras.utils.PyDataset):
         self._loading: dict[int, threading.Lock] = {}
         self._lock = threading.Lock()
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._skipping = False
+        self._stand_in = None
         self._ahead: dict[tuple[int, int], concurrent.futures.Future] = {}
 
     # -------------------------------------------------------------- PyDataset
@@ -112,6 +115,10 @@ class StreamedDataset(keras.utils.PyDataset):
         return self.num_batches
 
     def __getitem__(self, index: int):
+        if self._skipping:
+            if self._stand_in is None:
+                self._stand_in = self.batch(self.epoch, 0)
+            return self._stand_in
         began = time.perf_counter()
         key = (self.epoch, index)
         future = self._ahead.pop(key, None)
@@ -122,6 +129,18 @@ class StreamedDataset(keras.utils.PyDataset):
         wait[0] += ended - began
         wait[2] = ended
         return batch
+
+    @contextlib.contextmanager
+    def skipping(self):
+        """Batches drawn inside are not read (one stand-in batch instead): a resume passing the ones trained on.
+
+        Batch `i` does not depend on the batches before it, so they need not be decoded again.
+        """
+        self._skipping = True
+        try:
+            yield
+        finally:
+            self._skipping = False
 
     def input_wait(self) -> dict[int, float]:
         """Per epoch, the fraction of the time from its first batch to its last that `fit` waited for batches."""

@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import random
 import time
@@ -84,8 +85,11 @@ class ResumableEpochIterator(JAXEpochIterator):
         if position.iterator_py_state is not None:
             random.setstate(position.iterator_py_state)
         self._fresh_iterator()
-        for _ in range(position.iterator_steps):
-            next(self._current_iterator)
+        # A dataset that can compute any batch from its index (a StreamedDataset) need not read these.
+        skipping = getattr(getattr(self.data_adapter, "py_dataset", None), "skipping", contextlib.nullcontext)
+        with skipping():
+            for _ in range(position.iterator_steps):
+                next(self._current_iterator)
         self._steps_seen = position.iterator_steps
         np.random.set_state(now[0])
         random.setstate(now[1])
