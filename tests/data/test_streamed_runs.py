@@ -90,7 +90,8 @@ def test_image_folder_and_parquet_train_what_the_same_arrays_train(data_dir, tmp
     assert set(manifest["data"]["train"]["input_wait"]) == {"0", "1"}
 
 
-@pytest.mark.parametrize("source", ["images", "parquet"])
+# The Parquet run is the same StreamedDataset over row groups; slow only to keep CI's budget (pytest -m slow).
+@pytest.mark.parametrize("source", ["images", pytest.param("parquet", marks=pytest.mark.slow)])
 def test_sigkill_mid_epoch_then_resume_is_exact(data_dir, tmp_path, source):
     shuffled = recipe(data_dir, source, shuffle=True)
     reference, killed = tmp_path / "reference", tmp_path / "killed"
