@@ -57,6 +57,8 @@ def example_dir(tmp_path):
     (tmp_path / "data" / "train.csv").write_text("a,b,label\n1,2,0\n")
     np.save(tmp_path / "data" / "x.npy", np.zeros((4, 784)))
     np.save(tmp_path / "data" / "y.npy", np.zeros(4))
+    (tmp_path / "data" / "part-0.parquet").write_bytes(b"")  # validate checks only that the glob matches
+    (tmp_path / "photos" / "train").mkdir(parents=True)
     (tmp_path / "components").mkdir()
     for name in ("__init__", "data", "layers"):
         (tmp_path / "components" / f"{name}.py").write_text("")
