@@ -55,6 +55,10 @@ def example_dir(tmp_path):
     (tmp_path / "data").mkdir()
     np.savez(tmp_path / "data" / "train.npz", images=np.zeros((4, 784)), labels=np.zeros(4))
     (tmp_path / "data" / "train.csv").write_text("a,b,label\n1,2,0\n")
+    np.save(tmp_path / "data" / "x.npy", np.zeros((4, 784)))
+    np.save(tmp_path / "data" / "y.npy", np.zeros(4))
+    (tmp_path / "data" / "part-0.parquet").write_bytes(b"")  # validate checks only that the glob matches
+    (tmp_path / "photos" / "train").mkdir(parents=True)
     (tmp_path / "components").mkdir()
     # What the examples name (validation reads the modules' top-level names).
     for name, text in (("__init__", ""), ("data", "def load(): ...\n"),

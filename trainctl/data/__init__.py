@@ -53,6 +53,23 @@ class Splits:
     validation: Split | None = None
     test: Split | None = None
 
+    def streamed(self) -> dict:
+        """What a run records of its streamed splits: files, class names, bad files skipped, input wait.
+
+        Example:
+
+            >>> splits.streamed()
+            {'train': {'files': 1000, 'class_names': ['0', ...], 'skipped': 0, 'input_wait': {0: 0.012}}}
+        """
+        out = {}
+        for name in SPLITS:
+            dataset = getattr(getattr(self, name), "dataset", None)
+            if hasattr(dataset, "reader"):
+                out[name] = {**dataset.reader.describe(), "skipped": len(dataset.reader.skipped),
+                             "skipped_files": sorted(dataset.reader.skipped)[:20],
+                             "input_wait": {str(e): round(f, 4) for e, f in dataset.input_wait().items()}}
+        return out
+
 
 def model_shapes(model) -> tuple[dict[str, tuple], dict[str, tuple]]:
     """Per-sample shapes of a built model's named inputs and outputs (empty if unknown)."""
@@ -101,6 +118,8 @@ def _check_shapes(x, shapes: dict[str, tuple], fail) -> None:
 
 def load_splits(loaded, model, resolve) -> Splits:
     """Load, transform and map every declared split onto the model's inputs and outputs."""
+    from trainctl.data.streamed import ChunkReader
+
     spec = loaded.spec.data
     doc = loaded.document
     inputs, outputs = model_shapes(model)
@@ -117,24 +136,66 @@ def load_splits(loaded, model, resolve) -> Splits:
         ctx = SourceContext(loaded=loaded, path=path, seed=loaded.spec.seed + index,
                             shapes={**inputs, **outputs}, resolve=resolve)
         arrays = load_source(source, ctx)
+        if isinstance(arrays, ChunkReader):
+            out[split] = Split(dataset=_streamed(arrays, split, ctx, inputs, outputs, fail))
+            continue
         if not isinstance(arrays, dict):
             out[split] = Split(dataset=arrays)
             continue
         if spec.limit is not None:
             arrays = {k: v[: spec.limit] for k, v in arrays.items()}
-        for key, steps in spec.transforms.items():
-            if key in arrays:
-                try:
-                    arrays[key] = apply_transforms(arrays[key], steps)
-                except (ValueError, TypeError) as exc:
-                    raise RecipeInvalid([doc.error(("data", "transforms", key), f"{key}: {exc}")]) from None
-        x, named_x = _select(arrays, spec.x, list(inputs), "x", "inputs", fail)
-        # No `y` and no array named like the outputs or `y`: a model that computes its own
-        # loss from its inputs (the guide's LogisticEndpoint) trains without targets.
-        has_targets = spec.y is not None or "y" in arrays or (outputs and all(o in arrays for o in outputs))
-        y, named_y = _select(arrays, spec.y, list(outputs), "y", "outputs", fail) if has_targets else (None, [])
-        sw = arrays[spec.sample_weight] if spec.sample_weight else None
+        x, y, sw, named_x, named_y = _fit_arrays(loaded, arrays, inputs, outputs, fail)
         check_split(loaded, model, split, named_x, named_y, [(spec.sample_weight, sw)] if sw is not None else [], fail)
         _check_shapes(x, inputs, fail)
         out[split] = Split(x=x, y=y, sample_weight=sw)
     return Splits(**out)
+
+
+def _fit_arrays(loaded, arrays: dict, inputs: dict, outputs: dict, fail) -> tuple:
+    """`(x, y, sample_weight, named_x, named_y)` for `fit` of named arrays (a whole split, or one batch):
+    transformed and selected; `named_*` pair each selected array with its key, for the content checks."""
+    spec, doc = loaded.spec.data, loaded.document
+    arrays = dict(arrays)
+    for key, steps in spec.transforms.items():
+        if key in arrays:
+            try:
+                arrays[key] = apply_transforms(arrays[key], steps)
+            except (ValueError, TypeError) as exc:
+                raise RecipeInvalid([doc.error(("data", "transforms", key), f"{key}: {exc}")]) from None
+    x, named_x = _select(arrays, spec.x, list(inputs), "x", "inputs", fail)
+    # No `y` and no array named like the outputs or `y`: a model that computes its own
+    # loss from its inputs (the guide's LogisticEndpoint) trains without targets.
+    has_targets = spec.y is not None or "y" in arrays or (outputs and all(o in arrays for o in outputs))
+    y, named_y = _select(arrays, spec.y, list(outputs), "y", "outputs", fail) if has_targets else (None, [])
+    sw = arrays[spec.sample_weight] if spec.sample_weight else None
+    return x, y, sw, named_x, named_y
+
+
+def _streamed(reader, split: str, ctx: SourceContext, inputs: dict, outputs: dict, fail):
+    """A `StreamedDataset` of `reader` for `split`: batches as `fit` takes them, the recipe's slice and limit."""
+    import os
+
+    from trainctl.data.streamed import StreamedDataset
+
+    loaded = ctx.loaded
+    spec, train = getattr(loaded.spec.data, split), loaded.spec.train
+    total = sum(reader.chunk_rows)
+    start, stop, _ = slice(*(list(spec.slice or []) + [None, None])[:2]).indices(total)
+    if loaded.spec.data.limit is not None:
+        stop = min(stop, start + loaded.spec.data.limit)
+    batch_size = train.batch_size or 32
+    if split != "train":
+        batch_size = train.validation_batch_size or batch_size
+
+    def to_batch(arrays: dict) -> tuple:
+        x, y, sw, _, _ = _fit_arrays(loaded, arrays, inputs, outputs, fail)
+        return (x,) if y is None and sw is None else (x, y) if sw is None else (x, y, sw)
+
+    dataset = StreamedDataset(reader, batch_size=batch_size, shuffle=split == "train" and bool(train.shuffle),
+                              seed=ctx.seed, to_batch=to_batch, rows=(start, stop),
+                              workers=getattr(spec, "workers", None) or os.cpu_count() or 1,  # csv: no such key
+                              epoch=train.initial_epoch if split == "train" else 0)
+    if dataset.num_samples == 0:
+        raise fail(f"data.{split} has no rows left after its slice/limit")
+    _check_shapes(dataset.batch(0, 0)[0], inputs, fail)  # one batch read now: a bad recipe fails before training
+    return dataset

@@ -1,6 +1,7 @@
-"""Data sources: each turns a `data.<split>` spec into named NumPy arrays (or a PyDataset).
+"""Data sources: each turns a `data.<split>` spec into named NumPy arrays (or a PyDataset, or a reader).
 
-One small interface for all: `load(spec, ctx) -> dict[str, np.ndarray] | keras.utils.PyDataset`.
+One small interface for all: `load(spec, ctx) -> dict[str, np.ndarray] | keras.utils.PyDataset | ChunkReader`.
+A `ChunkReader` (images, Parquet) streams from disk: `trainctl.data` makes it a `StreamedDataset`.
 Sources read files relative to the recipe's directory and never download anything.
 """
 
@@ -10,6 +11,7 @@ import csv
 import dataclasses
 import functools
 import importlib.resources
+import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -57,6 +59,27 @@ def _mnist(spec, ctx: SourceContext) -> dict[str, np.ndarray]:
     return {"x": x, "y": y}
 
 
+def _npz_member_memmap(path: Path, member: zipfile.ZipInfo) -> np.ndarray | None:
+    """A read-only memory map of an uncompressed `.npy` member of an `.npz`, or None when it is compressed."""
+    if member.compress_type != zipfile.ZIP_STORED:
+        return None
+    with open(path, "rb") as f:
+        f.seek(member.header_offset)
+        local = f.read(30)  # the local file header: its name and extra field lengths follow
+        name_length, extra_length = int.from_bytes(local[26:28], "little"), int.from_bytes(local[28:30], "little")
+        start = member.header_offset + 30 + name_length + extra_length
+        f.seek(start)
+        version = np.lib.format.read_magic(f)
+        if version not in ((1, 0), (2, 0)):
+            return None
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(f)
+        if dtype.hasobject:
+            return None
+        offset = f.tell()
+    return np.memmap(path, dtype=dtype, mode="r", shape=shape, order="F" if fortran else "C", offset=offset)
+
+
 def _npz(spec, ctx: SourceContext) -> dict[str, np.ndarray]:
     path = ctx.file(spec.path)
     try:
@@ -65,13 +88,53 @@ def _npz(spec, ctx: SourceContext) -> dict[str, np.ndarray]:
             missing = [v for v in keys.values() if v not in f.files]
             if missing:
                 raise ctx.fail(f"{path.name} has no array {missing[0]!r}; it has {', '.join(f.files)}", "keys")
-            return {name: f[key] for name, key in keys.items()}
+            members = {info.filename: info for info in f.zip.infolist()}
+            out = {}
+            for name, key in keys.items():
+                # Stored members are read lazily, a batch at a time; compressed ones must be inflated whole.
+                mapped = _npz_member_memmap(path, members[f"{key}.npy"]) if f"{key}.npy" in members else None
+                out[name] = f[key] if mapped is None else mapped
+            return out
     except (OSError, ValueError) as exc:
         raise ctx.fail(f"cannot read {path} as .npz: {exc}", "path") from None
 
 
+def _npy(spec, ctx: SourceContext) -> dict[str, np.ndarray]:
+    out = {}
+    for name, file in spec.arrays.items():
+        path = ctx.file(file)
+        try:
+            out[name] = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise ctx.fail(f"cannot read {path} as .npy: {exc}", "arrays") from None
+    return out
+
+
+def _images(spec, ctx: SourceContext):
+    from trainctl.data.images import ImageReader
+
+    path = Path(spec.path)
+    path = path if path.is_absolute() else ctx.loaded.base_dir / path
+    if not path.exists():
+        raise ctx.fail(f"no folder or index file at {path}", "path")
+    return ImageReader(path, tuple(spec.image_size), spec.color_mode, spec.interpolation,
+                       class_names=spec.class_names, skip_bad=spec.on_bad_file == "skip")
+
+
+def _parquet(spec, ctx: SourceContext):
+    from trainctl.data.parquet import ParquetReader, parquet_files
+
+    return ParquetReader(parquet_files(spec.path, ctx.loaded.base_dir), spec.columns, spec.dtype,
+                         skip_bad=spec.on_bad_file == "skip")
+
+
 def _csv(spec, ctx: SourceContext) -> dict[str, np.ndarray]:
     path = ctx.file(spec.path)
+    if spec.stream:
+        from trainctl.data.parquet import CsvChunks, pyarrow_parquet
+
+        pyarrow_parquet()  # the same extra: a clear message when pyarrow is missing
+        return CsvChunks(path, spec.columns, spec.dtype, spec.delimiter)
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f, delimiter=spec.delimiter))
     if not rows:
@@ -138,11 +201,14 @@ SOURCES: dict[str, Callable] = {
     "csv": _csv,
     "synthetic": _synthetic,
     "python": _python,
+    "npy": _npy,
+    "images": _images,
+    "parquet": _parquet,
 }
 
 
 def load_source(spec, ctx: SourceContext):
-    """Arrays (or a PyDataset) of one split, sliced as the spec says."""
+    """Arrays (or a PyDataset, or a reader) of one split; arrays sliced as the spec says."""
     data = SOURCES[spec.source](spec, ctx)
     if spec.slice is not None and isinstance(data, dict):
         start, stop = (list(spec.slice) + [None, None])[:2]

@@ -65,7 +65,12 @@ def process_local_batches(iterator):
     """
     distribution = keras.distribution.distribution()
     if distribution is not None and process_count() > 1:
-        iterator.data_adapter = _ProcessRows(iterator.data_adapter, distribution)
+        rows = _ProcessRows(iterator.data_adapter, distribution)
+        dataset = getattr(iterator.data_adapter, "py_dataset", None)
+        if hasattr(dataset, "local_rows"):  # a StreamedDataset: it reads (decodes) only this process's rows
+            dataset.local_rows = lambda n: rows._local_rows((n,))
+        else:
+            iterator.data_adapter = rows
     return iterator
 
 

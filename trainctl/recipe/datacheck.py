@@ -9,6 +9,7 @@ provides, where that is knowable (a `python` source is known only when it runs).
 from __future__ import annotations
 
 import csv
+import glob
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -158,6 +159,18 @@ def _check_source(ctx: CheckContext, path: PathT, src: dict, model: ModelInfo) -
         return _synthetic_arrays(ctx, path, src, model)
     if kind == "python":
         check_import_path(ctx, path + ("function",), src.get("function"), what="function")
+    if kind in ("images", "parquet"):
+        _existing_path(ctx, path, src.get("path"), glob_ok=kind == "parquet")
+    if kind == "images":
+        return frozenset({"x", "y"})
+    if kind == "npy":
+        arrays = src.get("arrays")
+        if isinstance(arrays, dict):
+            for name, file in arrays.items():
+                _existing_file(ctx, path + ("arrays", name), file, key=())
+            return frozenset(arrays)
+    if kind == "parquet" and isinstance(src.get("columns"), dict):
+        return frozenset(src["columns"])
     return None
 
 
@@ -170,17 +183,29 @@ def _empty_slice(span: Any) -> bool:
     return ints and step > 0 and (start >= 0) == (stop >= 0) and stop <= start
 
 
-def _existing_file(ctx: CheckContext, path: PathT, value: Any) -> Path | None:
+def _existing_file(ctx: CheckContext, path: PathT, value: Any, key: tuple = ("path",)) -> Path | None:
     if not isinstance(value, str):
         return None
     file = Path(value).expanduser()
     file = file if file.is_absolute() else ctx.base_dir / file
     if not file.is_file():
         problem = "is a directory, not a file" if file.is_dir() else "not found"
-        ctx.error(path + ("path",), f"data file {problem}: {file}",
+        ctx.error(path + key, f"data file {problem}: {file}",
                   "relative paths start at the recipe's directory" if not Path(value).is_absolute() else None)
         return None
     return file
+
+
+def _existing_path(ctx: CheckContext, path: PathT, value: Any, glob_ok: bool) -> None:
+    """A folder, a file, or (Parquet) a glob matching at least one file."""
+    if not isinstance(value, str):
+        return
+    full = Path(value).expanduser()
+    full = full if full.is_absolute() else ctx.base_dir / full
+    if full.exists() or (glob_ok and glob.glob(str(full), recursive=True)):
+        return
+    ctx.error(path + ("path",), f"no {'file, folder or glob match' if glob_ok else 'folder or index file'} at {full}",
+              "relative paths start at the recipe's directory" if not Path(value).is_absolute() else None)
 
 
 def _npz_arrays(ctx: CheckContext, path: PathT, src: dict) -> frozenset[str] | None:

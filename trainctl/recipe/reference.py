@@ -73,6 +73,14 @@ data:
     "MnistSource": "data:\n  train: {source: mnist, split: test, slice: [0, 1000]}\n",
     "NpzSource": "data:\n  train: {source: npz, path: data/train.npz, keys: {x: images, y: labels}}\n",
     "CsvSource": "data:\n  train: {source: csv, path: data/train.csv, columns: {x: [a, b], y: label}}\n",
+    "ImagesSource": """\
+data:
+  train: {source: images, path: photos/train, image_size: [64, 64], color_mode: rgb}
+  transforms:
+    x: [{cast: float32}, {divide: 255}]
+""",
+    "ParquetSource": "data:\n  train: {source: parquet, path: \"data/part-*.parquet\", columns: {x: [a, b], y: label}}\n",
+    "NpySource": "data:\n  train: {source: npy, arrays: {x: data/x.npy, y: data/y.npy}}\n",
     "SyntheticSource": """\
 data:
   train:

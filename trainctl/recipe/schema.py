@@ -28,6 +28,11 @@ Ref = Annotated[
     ),
 ]
 KeyMap = Union[str, list[str], dict[str, str]]
+Columns = Annotated[
+    dict[str, Union[str, list[str]]] | None,
+    Field(description="Arrays to make: `{name: column}` or `{name: [columns stacked as features]}`. "
+                      "Default: one array per column."),
+]
 
 
 class _Strict(BaseModel):
@@ -53,7 +58,7 @@ class MnistSource(_SourceBase):
 
 
 class NpzSource(_SourceBase):
-    """Arrays from a NumPy `.npz` file, by key."""
+    """Arrays from a NumPy `.npz` file, by key; members stored uncompressed (`np.savez`) are memory-mapped."""
 
     source: Literal["npz"]
     path: Annotated[str, Field(description="File path, relative to the recipe's directory.")]
@@ -68,13 +73,65 @@ class CsvSource(_SourceBase):
 
     source: Literal["csv"]
     path: Annotated[str, Field(description="File path, relative to the recipe's directory.")]
-    columns: Annotated[
-        dict[str, Union[str, list[str]]] | None,
-        Field(description="Arrays to make: `{name: column}` or `{name: [columns stacked as features]}`. "
-                          "Default: one array per column."),
-    ] = None
+    columns: Columns = None
     delimiter: Annotated[str, Field(description="The column separator, one character.")] = ","
     dtype: Annotated[str, Field(description="dtype of numeric columns.")] = "float32"
+    stream: Annotated[
+        bool,
+        Field(description="Read the file in chunks of 100,000 rows as batches need them (pyarrow), never whole: "
+                          "for files larger than memory. Shuffled and resumed like `parquet`."),
+    ] = False
+
+
+class _StreamedBase(_SourceBase):
+    on_bad_file: Annotated[
+        Literal["error", "skip"],
+        Field(description="A file that cannot be read (corrupt, a column missing, an unsupported image mode): "
+                          "`error` stops with exit code 2 naming it; `skip` leaves it out and counts it in the "
+                          "run's manifest."),
+    ] = "error"
+    workers: Annotated[
+        int | None,
+        Field(ge=1, description="Threads decoding batches ahead of training. Default: the number of CPU cores."),
+    ] = None
+
+
+class ImagesSource(_StreamedBase):
+    """Image files decoded batch by batch (never all in memory): a folder of class subfolders, labelled by the
+    sorted subfolder names as `keras.utils.image_dataset_from_directory` does, or an index file with columns
+    `file,label`. Arrays `x` (N, height, width, channels) uint8 and `y` (N,) int32. Needs `trainctl[images]`."""
+
+    source: Literal["images"]
+    path: Annotated[str, Field(description="A folder of class subfolders, or a `.csv`/`.parquet` index of "
+                                           "`file,label` (files relative to it); relative to the recipe's directory.")]
+    image_size: Annotated[
+        list[int], Field(min_length=2, max_length=2, description="`[height, width]` every image is resized to.")
+    ] = Field(default_factory=lambda: [256, 256])
+    color_mode: Annotated[Literal["grayscale", "rgb", "rgba"], Field(description="1, 3 or 4 channels.")] = "rgb"
+    interpolation: Annotated[
+        Literal["bilinear", "nearest", "bicubic", "area", "lanczos3"],
+        Field(description="Resampling filter when an image is resized (Pillow's)."),
+    ] = "bilinear"
+    class_names: Annotated[
+        list[str] | None, Field(description="Class order (label i is the i-th name). Default: sorted folder names.")
+    ] = None
+
+
+class ParquetSource(_StreamedBase):
+    """Columns of Parquet files, read one row group at a time (never the whole table). Needs `trainctl[parquet]`."""
+
+    source: Literal["parquet"]
+    path: Annotated[str, Field(description="A file, a directory (every `*.parquet` in it) or a glob, relative to "
+                                           "the recipe's directory.")]
+    columns: Columns = None
+    dtype: Annotated[str, Field(description="dtype of the arrays.")] = "float32"
+
+
+class NpySource(_SourceBase):
+    """NumPy `.npy` files, memory-mapped: only the rows a batch needs are read from disk."""
+
+    source: Literal["npy"]
+    arrays: Annotated[dict[str, str], Field(description="`{name: file.npy}`, relative to the recipe's directory.")]
 
 
 class SyntheticArray(_Strict):
@@ -112,7 +169,7 @@ class PythonSource(_SourceBase):
 
 
 Source = Annotated[
-    Union[MnistSource, NpzSource, CsvSource, SyntheticSource, PythonSource],
+    Union[MnistSource, NpzSource, CsvSource, SyntheticSource, PythonSource, ImagesSource, ParquetSource, NpySource],
     Field(discriminator="source"),
 ]
 

@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import random
 import time
@@ -82,8 +83,11 @@ class ResumableEpochIterator(JAXEpochIterator):
         if position.iterator_py_state is not None:
             random.setstate(position.iterator_py_state)
         self._fresh_iterator()
-        for _ in range(position.iterator_steps):
-            next(self._current_iterator)
+        # A dataset that can compute any batch from its index (a StreamedDataset) need not read these.
+        skipping = getattr(getattr(self.data_adapter, "py_dataset", None), "skipping", contextlib.nullcontext)
+        with skipping():
+            for _ in range(position.iterator_steps):
+                next(self._current_iterator)
         self._steps_seen = position.iterator_steps
         np.random.set_state(now[0])
         random.setstate(now[1])
@@ -276,7 +280,8 @@ class Loop:
         model, spec, pos = self.model, self.spec, self.position
         self.iterator = it = ResumableEpochIterator(
             x=self.train["x"], y=self.train.get("y"), sample_weight=self.train.get("sample_weight"),
-            batch_size=spec.batch_size, steps_per_epoch=spec.steps_per_epoch, shuffle=spec.shuffle,
+            batch_size=spec.batch_size, steps_per_epoch=spec.steps_per_epoch,
+            shuffle=spec.shuffle and not getattr(self.train["x"], "shuffles_itself", False),
             class_weight=spec.class_weight, steps_per_execution=self.plan.max_steps,
         )
         process_local_batches(it)

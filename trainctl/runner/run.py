@@ -306,6 +306,8 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
     model, builder = build_compiled_model(loaded)
     distribution.check_model(loaded, model)
     splits = load_splits(_without_test_data(loaded), model, builder.user_object)
+    if splits.streamed():
+        run_dir.update_manifest(data=splits.streamed())
     distribution.check_batches(loaded, splits)
     user_callbacks = build_callbacks(loaded, builder, run_dir.path)
     history = keras.callbacks.History()
@@ -369,12 +371,27 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
             if loaded.spec.logs.plot:
                 _plot(run_dir)
         fused = loop.fused.status if loop.fused else "off: compile.steps_per_execution is a number"
+        if streamed := splits.streamed():
+            run_dir.update_manifest(data=streamed)
+            _report_streamed(streamed)
         run_dir.update_manifest(status="completed", ended=now(), exit_code=0,
                                 epochs_done=position.epoch, global_step=position.global_step,
                                 steps_per_execution={**plan.to_dict(), "fused": fused})
     if main:
         report.info(f"model saved to {run_dir.model}")
     return RunResult(run_dir.path, dict(history.history), "completed")
+
+
+def _report_streamed(streamed: dict) -> None:
+    report = get_reporter()
+    for split, facts in streamed.items():
+        if facts["skipped"]:
+            report.warn(f"data.{split}: skipped {facts['skipped']} bad file(s), e.g. {facts['skipped_files'][0]}; "
+                        "the list is in manifest.json")
+    waits = streamed.get("train", {}).get("input_wait")
+    if waits:
+        last = list(waits)[-1]
+        report.info(f"input wait: {waits[last]:.1%} of the last epoch's step time (per epoch in manifest.json)")
 
 
 def _plot(run_dir: RunDir) -> None:
