@@ -37,7 +37,7 @@ from keras.src.utils.python_utils import is_default
 
 from trainctl.errors import TrainctlError
 from trainctl.runner.execution import ExecutionPlan
-from trainctl.runner.fused import FusedSteps
+from trainctl.runner.fused import DeviceArrays, FusedSteps
 
 
 @dataclasses.dataclass
@@ -66,6 +66,12 @@ class ResumableEpochIterator(JAXEpochIterator):
     iterator_np_state = None
     iterator_py_state = None
     plan: ExecutionPlan = ExecutionPlan(1)
+    device_arrays: DeviceArrays | None = None  # when set, batches are indices into these arrays
+
+    def _get_iterator(self):
+        if self.device_arrays is not None:
+            return self.device_arrays.batches()
+        return super()._get_iterator()
 
     def _fresh_iterator(self) -> None:
         # Keras draws an epoch's order when its iterator starts: arrays from NumPy's
@@ -299,6 +305,9 @@ class Loop:
         # `auto` may fuse whole executions (checked against separate steps first); an
         # integer from the recipe runs as Keras runs it.
         self.fused = FusedSteps(model, self.plan.max_steps) if self.plan.adaptive else None
+        if self.fused is not None and not self.fused.status.startswith("off"):
+            # Array data goes to the device once; executions then send only batch indices.
+            it.device_arrays = self.fused.arrays = DeviceArrays.of(it.data_adapter)
         execute = self.fused or model.train_function
         model.stop_training = False
         training_logs = {}
