@@ -17,10 +17,12 @@ What each piece is, and where trainctl uses it:
   trainer's `fit`/`evaluate`; runner/loop.py drives it.
 - `ArrayDataAdapter`, `array_slicing`, `data_adapter_utils`
   (`keras.src.trainers.data_adapters`): how `fit` turns arrays into batches, shuffles and
-  unpacks `(x, y, sample_weight)`; runner/loop.py.
+  unpacks `(x, y, sample_weight)`; runner/loop.py and runner/fused.py (device-resident arrays).
 - `python_utils`, `is_default` (`keras.src.utils.python_utils`): `pythonify_logs` (logs as
   Python floats) and whether a callback overrides a hook (Keras skips batch hooks nobody
   overrides); runner/loop.py and runner/execution.py.
+- `tree` (`keras.src.tree`): Keras's nested-structure helpers, with `none_is_leaf` as the
+  data adapters use it; runner/fused.py keeps training arrays on the device with them.
 - `distribution_lib` (`keras.src.distribution`): whether a `keras.distribution` is set;
   runner/fused.py.
 - `is_nnx_enabled` (`keras.src.backend.config`): whether Flax NNX variables are on;
@@ -38,7 +40,7 @@ What each piece is, and where trainctl uses it:
 Private attributes of public objects that runner/loop.py and checkpoint/state.py also rely
 on (no import, so listed here): `model._jax_state`, `_jax_state_synced`, `_get_jax_state`,
 `_symbolic_build`, `_eval_epoch_iterator`, `_get_metrics_result_or_logs`, `_should_eval`;
-`ArrayDataAdapter._size`, `_partial_batch_size`; `callback._set_monitor_op`.
+`ArrayDataAdapter._size`, `_partial_batch_size`, `_inputs`; `callback._set_monitor_op`.
 
 Example:
 
@@ -58,6 +60,7 @@ try:
     from keras.src import losses as losses_src
     from keras.src import metrics as metrics_src
     from keras.src import optimizers as optimizers_src
+    from keras.src import tree
     from keras.src.backend.common import dtypes as dtypes_src
     from keras.src.backend.common import global_state
     from keras.src.backend.config import is_nnx_enabled

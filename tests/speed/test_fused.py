@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax
 import numpy as np
+import pytest
 
 from trainctl.backend import keras
 from trainctl.runner.fused import FusedSteps
@@ -75,3 +76,35 @@ def test_a_difference_keeps_the_separate_steps_and_stops_fusing():
 
 def test_nothing_is_fused_with_one_step_per_execution():
     assert FusedSteps(_model(), 1).status == "off: one step per execution"
+
+
+@pytest.mark.parametrize("shuffle", [True, False, "batch"])
+def test_device_arrays_give_the_batches_of_keras_adapter_in_its_order(shuffle):
+    # The batches as indices: same permutation drawn from NumPy's global RNG, same slices, same RNG state after.
+    from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
+
+    from trainctl.runner.fused import DeviceArrays
+
+    x, y = X.astype("float64"), Y  # float64 is cast to floatx, as Keras casts it
+    adapter = ArrayDataAdapter(x, y, batch_size=20, shuffle=shuffle)  # 192 samples: a last batch of 12
+    arrays = DeviceArrays.of(adapter)
+    np.random.seed(5)
+    expected = [jax.tree.map(np.asarray, b) for b in adapter.get_jax_iterator()]
+    after = np.random.get_state()[1]
+    np.random.seed(5)
+    ours = [arrays.slice(b) for b in arrays.batches()]
+    np.testing.assert_array_equal(np.random.get_state()[1], after)
+    assert len(ours) == len(expected) == 10
+    _assert_identical(ours, expected)
+    assert all(a.dtype == b.dtype for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(expected)))
+    np.random.seed(5)  # gathered on the device, as a fused execution gathers them
+    _assert_identical([jax.tree.map(lambda a: a[b.indices], arrays.device) for b in arrays.batches()], expected)
+
+
+def test_data_that_is_not_plain_arrays_stays_with_keras():
+    from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
+
+    from trainctl.runner.fused import DeviceArrays
+
+    assert DeviceArrays.of(ArrayDataAdapter(X, Y, batch_size=16)) is not None
+    assert DeviceArrays.of(object()) is None

@@ -8,7 +8,7 @@ from trainctl.backend import keras
 from trainctl.logs.files import MetricsFiles
 from trainctl.logs.progress import ConsoleProgress
 from trainctl.logs.tensorboard import TensorBoardWriter
-from trainctl.runner.execution import AUTO_MAX_STEPS, ExecutionPlan, plan_execution
+from trainctl.runner.execution import AUTO_MAX_STEPS, TARGET_SECONDS, ExecutionPlan, plan_execution
 from trainctl.runner.run import NaNGuard
 
 
@@ -45,15 +45,17 @@ def test_adaptive_size_follows_the_measured_step_time():
     plan = ExecutionPlan(64, adaptive=True)
     assert plan.size(0, 100) == 1  # not timed yet: the first steps compile
     plan.record(steps=1, seconds=0.01)
-    assert plan.size(1, 100) == 10  # 0.1 s worth
+    assert plan.size(1, 100) == int(TARGET_SECONDS / 0.01)  # TARGET_SECONDS worth
     plan.record(steps=10, seconds=1e-4)
     assert plan.size(11, 100) == 64
 
 
 def test_periods_that_allow_it_give_executions_of_one_length(tmp_path):
-    assert plan_execution("auto", _ours(tmp_path), every_steps=100).max_steps == 50
+    assert plan_execution("auto", _ours(tmp_path), every_steps=100).max_steps == 100
+    assert plan_execution("auto", _ours(tmp_path), every_steps=1000).max_steps == 250
     assert plan_execution("auto", _ours(tmp_path, update_freq=40), every_steps=1000).max_steps == 40
-    assert plan_execution("auto", _ours(tmp_path), every_steps=97).max_steps == AUTO_MAX_STEPS  # 1 is too short
+    assert plan_execution("auto", _ours(tmp_path), every_steps=97).max_steps == 97  # a whole period
+    assert plan_execution("auto", _ours(tmp_path), every_steps=997).max_steps == AUTO_MAX_STEPS  # 1 is too short
 
 
 def test_every_step_logs_mean_one_step(tmp_path):

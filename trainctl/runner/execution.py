@@ -22,10 +22,10 @@ An integer in the recipe is used as given (still ending executions at those step
 
 Example:
 
-    >>> plan = plan_execution("auto", callbacks, every_steps=100)
+    >>> plan = plan_execution("auto", callbacks, every_steps=1000)
     >>> plan.max_steps, plan.boundaries
-    (50, (100,))
-    >>> plan.size(global_step=90, limit=500)  # stops at the checkpoint at step 100
+    (250, (1000,))
+    >>> plan.size(global_step=990, limit=5000)  # stops at the checkpoint at step 1000
     10
 """
 
@@ -37,9 +37,9 @@ import math
 from trainctl.backend import keras
 from trainctl.keras_internals import is_default
 
-AUTO_MAX_STEPS = 64  # longer executions gain little more (docs/performance.md)
+AUTO_MAX_STEPS = 256  # longer executions gain little more (docs/performance.md)
 MIN_EVEN_STEPS = 8  # shorter even executions than this are not worth giving up longer ones for
-TARGET_SECONDS = 0.1  # longest an automatic execution should take
+TARGET_SECONDS = 0.5  # longest an automatic execution should take (signals are answered after it)
 
 
 @dataclasses.dataclass

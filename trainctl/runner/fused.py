@@ -6,6 +6,12 @@ the batch copied to the device) is as large as the step itself. Here an executio
 `steps` equal-shaped batches is one call: the batches are stacked and the same
 `train_step` runs over them in a `lax.scan`, the state never leaving the device.
 
+Array data (NumPy arrays through Keras's array adapter) is put on the device once
+(`DeviceArrays`): its epoch iterator then yields the indices of each batch, drawn
+from NumPy's global RNG exactly as Keras's adapter draws them, and a fused execution
+sends only its indices and gathers the batches inside the scan. Executions that are
+not fused get their batches sliced on the host from the same arrays, as Keras does.
+
 That the scan gives the weights of separate calls bit for bit is what XLA does on the
 models tried, not a promise. So the first fused execution of a run is also run as
 separate calls, from a copy of the state, and every array of both results compared:
@@ -23,9 +29,10 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from trainctl.keras_internals import distribution_lib, is_nnx_enabled
+from trainctl.keras_internals import ArrayDataAdapter, array_slicing, distribution_lib, is_nnx_enabled, tree
 
 MAX_BYTES = 64 * 1024**2  # stacked batches of one execution, beyond which it is not fused
+DEVICE_MAX_BYTES = 2 * 1024**3  # array data beyond this stays on the host
 
 
 class FusedSteps:
@@ -46,7 +53,9 @@ class FusedSteps:
         reason = _cannot_fuse(model, steps)
         if reason:
             self.status = f"off: {reason}"
+        self.arrays: DeviceArrays | None = None  # set when the batches are indices into them
         self._scan = jax.jit(self._scan_steps, donate_argnums=0)
+        self._gather_scan = jax.jit(self._gather_steps, donate_argnums=0)
 
     def _scan_steps(self, state, stacked):
         def body(carry, data):
@@ -56,22 +65,41 @@ class FusedSteps:
         state, logs = jax.lax.scan(body, _as_carry(state), stacked)
         return jax.tree.map(lambda values: values[-1], logs), state
 
+    def _gather_steps(self, state, arrays, indices):
+        def body(carry, index):
+            batch = tree.map_structure(lambda a: a[index], arrays, none_is_leaf=False)
+            logs, carry = self.model.train_step(carry, batch)
+            return _as_carry(carry), logs
+
+        state, logs = jax.lax.scan(body, _as_carry(state), indices)
+        return jax.tree.map(lambda values: values[-1], logs), state
+
     def __call__(self, state, batches):
         """`(logs, state)` after the batches `batches` gives, as `model.train_function` returns them."""
+        arrays = self.arrays
         if self.status.startswith("off"):
-            return self.model.train_function(state, batches)
+            return self.model.train_function(state, batches if arrays is None else map(arrays.slice, batches))
         items = list(batches)
-        stacked = _stack(items) if len(items) == self.steps else None
-        if stacked is None:
-            return self.model.train_function(state, iter(items))
+        if arrays is not None:
+            sizes = {len(item.indices) for item in items}
+            if len(items) != self.steps or len(sizes) != 1:
+                return self.model.train_function(state, map(arrays.slice, items))
+            indices = np.stack([item.indices for item in items])
+            fused = lambda s: self._gather_scan(s, arrays.device, indices)  # noqa: E731
+            items = [arrays.slice(item) for item in items] if self.status != "on" else items
+        else:
+            stacked = _stack(items) if len(items) == self.steps else None
+            if stacked is None:
+                return self.model.train_function(state, iter(items))
+            fused = lambda s: self._scan(s, stacked)  # noqa: E731
         if self.status == "on":
-            return self._scan(state, stacked)
-        return self._check(state, items, stacked)
+            return fused(state)
+        return self._check(state, items, fused)
 
-    def _check(self, state, items, stacked):
+    def _check(self, state, items, fused):
         copy = jax.tree.map(lambda a: a.copy() if isinstance(a, jax.Array) else a, state)
         try:
-            fused_logs, fused_state = self._scan(state, stacked)
+            fused_logs, fused_state = fused(state)
         except (TypeError, ValueError) as exc:  # a train step the scan cannot carry
             self.status = f"off: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
             return self.model.train_function(copy, iter(items))
@@ -79,6 +107,68 @@ class FusedSteps:
         same = _identical((fused_logs, fused_state), (logs, state))
         self.status = "on" if same else "off: the fused steps differed from separate ones in the last bits"
         return logs, state
+
+
+class IndexBatch:
+    """One batch of array data, as the indices of its samples in `DeviceArrays`."""
+
+    __slots__ = ("indices",)
+
+    def __init__(self, indices: np.ndarray):
+        self.indices = indices
+
+
+class DeviceArrays:
+    """The arrays of Keras's array adapter, on the device once, and their batches as indices.
+
+    Args:
+        adapter: the `ArrayDataAdapter` of the training data.
+
+    Example:
+
+        >>> arrays = DeviceArrays.of(adapter)  # None when the data cannot be put there
+        >>> batch = arrays.slice(next(arrays.batches()))  # what Keras's adapter would have given
+    """
+
+    def __init__(self, adapter: ArrayDataAdapter, sliceables):
+        self.adapter = adapter
+        self.host = sliceables
+        self.device = tree.map_structure(lambda s: jax.device_put(s.array), sliceables, none_is_leaf=False)
+
+    @classmethod
+    def of(cls, adapter) -> "DeviceArrays | None":
+        """`DeviceArrays` of `adapter`, or None unless it holds dense NumPy-like arrays of a reasonable size."""
+        if type(adapter) is not ArrayDataAdapter:
+            return None
+        # As Keras's `get_jax_iterator` prepares them (floats cast to floatx).
+        sliceables = array_slicing.convert_to_sliceable(adapter._inputs, target_backend="jax")
+        leaves = [s for s in tree.flatten(sliceables) if s is not None]
+        if not all(type(s) is array_slicing.NumpySliceable for s in leaves):
+            return None
+        if sum(s.array.nbytes for s in leaves) > DEVICE_MAX_BYTES:
+            return None
+        return cls(adapter, sliceables)
+
+    def batches(self):
+        """One epoch of `IndexBatch`es, ordered as `ArrayDataAdapter._get_iterator` orders its batches.
+
+        The permutation is drawn from NumPy's global RNG when the first batch is taken, as Keras draws it.
+        """
+        adapter = self.adapter
+        shuffle, size, n = adapter._shuffle, adapter._batch_size, adapter._num_samples
+        permutation = np.random.permutation(n) if shuffle and shuffle != "batch" else None
+        for i in range(adapter._size):
+            start, stop = i * size, min((i + 1) * size, n)
+            if shuffle == "batch":
+                yield IndexBatch(np.random.permutation(stop - start) + start)
+            elif shuffle:
+                yield IndexBatch(permutation[start:stop])
+            else:
+                yield IndexBatch(np.arange(start, stop))
+
+    def slice(self, batch: IndexBatch):
+        """The batch as Keras's adapter gives it: sliced on the host."""
+        return tree.map_structure(lambda s: s[batch.indices], self.host, none_is_leaf=False)
 
 
 def _cannot_fuse(model, steps: int) -> str | None:

@@ -36,7 +36,7 @@ from trainctl.keras_internals import (
 
 from trainctl.errors import TrainctlError
 from trainctl.runner.execution import ExecutionPlan
-from trainctl.runner.fused import FusedSteps
+from trainctl.runner.fused import DeviceArrays, FusedSteps
 
 
 @dataclasses.dataclass
@@ -65,6 +65,12 @@ class ResumableEpochIterator(JAXEpochIterator):
     iterator_np_state = None
     iterator_py_state = None
     plan: ExecutionPlan = ExecutionPlan(1)
+    device_arrays: DeviceArrays | None = None  # when set, batches are indices into these arrays
+
+    def _get_iterator(self):
+        if self.device_arrays is not None:
+            return self.device_arrays.batches()
+        return super()._get_iterator()
 
     def _fresh_iterator(self) -> None:
         # Keras draws an epoch's order when its iterator starts: arrays from NumPy's
@@ -305,6 +311,9 @@ class Loop:
         # `auto` may fuse whole executions (checked against separate steps first); an
         # integer from the recipe runs as Keras runs it.
         self.fused = FusedSteps(model, self.plan.max_steps) if self.plan.adaptive else None
+        if self.fused is not None and not self.fused.status.startswith("off"):
+            # Array data goes to the device once; executions then send only batch indices.
+            it.device_arrays = self.fused.arrays = DeviceArrays.of(it.data_adapter)
         execute = self.fused or model.train_function
         model.stop_training = False
         training_logs = {}
@@ -397,14 +406,31 @@ class Loop:
     def _validate(self, callbacks) -> dict:
         model, spec, val = self.model, self.spec, self.validation
         batch_size = spec.validation_batch_size or spec.batch_size
+        steps = _validation_execution(model.steps_per_execution, spec.validation_steps)
         if getattr(model, "_eval_epoch_iterator", None) is None:
             model._eval_epoch_iterator = process_local_batches(JAXEpochIterator(
                 x=val["x"], y=val.get("y"), sample_weight=val.get("sample_weight"),
-                batch_size=batch_size, steps_per_execution=model.steps_per_execution,
+                batch_size=batch_size, steps_per_execution=steps,
                 steps_per_epoch=spec.validation_steps, shuffle=False,
             ))
-        val_logs = model.evaluate(
-            x=val["x"], y=val.get("y"), sample_weight=val.get("sample_weight"), batch_size=batch_size,
-            steps=spec.validation_steps, callbacks=callbacks, return_dict=True, _use_cached_eval_dataset=True,
-        )
+        training_steps, model.steps_per_execution = model.steps_per_execution, steps
+        try:
+            val_logs = model.evaluate(
+                x=val["x"], y=val.get("y"), sample_weight=val.get("sample_weight"), batch_size=batch_size,
+                steps=spec.validation_steps, callbacks=callbacks, return_dict=True, _use_cached_eval_dataset=True,
+            )
+        finally:
+            model.steps_per_execution = training_steps
         return {f"val_{name}": value for name, value in val_logs.items()}
+
+
+def _validation_execution(steps_per_execution: int, validation_steps: int | None) -> int:
+    """Steps per validation execution: one that divides `validation_steps`.
+
+    Keras evaluates `validation_steps` in whole executions, so with 64 steps per
+    execution `validation_steps: 10` would evaluate 64 batches; `model.fit` with one
+    step per execution evaluates 10, as the recipe asks, and so does this, for any value.
+    """
+    if not validation_steps:
+        return steps_per_execution
+    return max(d for d in range(1, min(steps_per_execution, validation_steps) + 1) if validation_steps % d == 0)
