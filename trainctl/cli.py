@@ -193,6 +193,34 @@ def eval_(
         _reporter().table(f"{target} ({split})", ["metric", "value"], [[k, v] for k, v in metrics.items()])
 
 
+@app.command("predict")
+def predict_(
+    target: Path = typer.Argument(..., help="A run directory, or a model.keras inside one."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output file: .npy, .npz, .csv or .parquet."),
+    split: Optional[str] = typer.Option(None, "--split", help="Predict on this split of the recipe: train, validation, test."),
+    data: Optional[Path] = typer.Option(
+        None, "--data", help="Predict on this .npy, .npz, .csv or .parquet file (mapped and transformed like the recipe's data)."
+    ),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Default: the recipe's train.batch_size."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted prediction into OUT (same arguments)."),
+    argmax: bool = typer.Option(False, "--argmax", help="Write class indices instead of class scores."),
+    top_k: Optional[int] = typer.Option(None, "--top-k", min=1, help="Write the K best classes and their scores."),
+    id_column: str = typer.Option("id", "--id-column", help="Input column/array carried over to the output."),
+    chunk_rows: int = typer.Option(16384, "--chunk-rows", min=1,
+                                   help="Rows read, predicted and recorded at a time (whole batches); bounds memory."),
+    override: Optional[List[str]] = typer.Option(None, "--set", "-s", help="Recipe override (repeatable)."),
+    no_compile_cache: bool = _NO_COMPILE_CACHE,
+) -> None:
+    """Predict with a trained model on a split or a file of any size: streamed, resumable, atomic."""
+    _compile_cache(no_compile_cache)
+    from trainctl.predict import predict
+
+    result = predict(target, out, split=split, data=data, batch_size=batch_size, resume=resume, argmax=argmax,
+                     top_k=top_k, id_column=id_column, overrides=list(override or []),
+                     chunk_rows=chunk_rows)
+    _reporter().info(f"wrote {result['out']} ({result['rows']} rows)")
+
+
 @app.command("recipes")
 def recipes_(directory: Optional[Path] = typer.Argument(None, help="Where to look (default: the shipped recipes/).")) -> None:
     """List the shipped recipes with one-line descriptions."""

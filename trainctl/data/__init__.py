@@ -18,7 +18,7 @@ from trainctl.data.sources import SourceContext, load_source
 from trainctl.data.transforms import apply_transforms
 from trainctl.errors import RecipeInvalid
 
-__all__ = ["Split", "Splits", "load_splits", "model_shapes"]
+__all__ = ["Split", "Splits", "load_splits", "model_inputs", "model_shapes", "transform_arrays"]
 
 SPLITS = ("train", "validation", "test")
 
@@ -97,6 +97,35 @@ def _check_shapes(x, shapes: dict[str, tuple], fail) -> None:
                        "add a transform such as `reshape:` under data.transforms")
 
 
+def transform_arrays(arrays: dict, loaded) -> dict:
+    """`arrays` with the recipe's `data.transforms` applied to those they name, as in training.
+
+    Transforms act on each sample, so applying them chunk by chunk (`trainctl predict`)
+    gives the same arrays as applying them to the whole split.
+    """
+    for key, steps in loaded.spec.data.transforms.items():
+        if key in arrays:
+            try:
+                arrays[key] = apply_transforms(arrays[key], steps)
+            except (ValueError, TypeError) as exc:
+                raise RecipeInvalid([loaded.document.error(("data", "transforms", key), f"{key}: {exc}")]) from None
+    return arrays
+
+
+def model_inputs(arrays: dict, loaded, model, fail) -> Any:
+    """The model's `x` picked from transformed named arrays, as `data.x` says (or by input name).
+
+    Example:
+
+        >>> model_inputs({"x": np.zeros((2, 784), "float32")}, loaded, model, fail).shape
+        (2, 784)
+    """
+    inputs, _ = model_shapes(model)
+    x = _select(arrays, loaded.spec.data.x, list(inputs), "x", "inputs", fail)
+    _check_shapes(x, inputs, fail)
+    return x
+
+
 def load_splits(loaded, model, resolve) -> Splits:
     """Load, transform and map every declared split onto the model's inputs and outputs."""
     spec = loaded.spec.data
@@ -120,12 +149,7 @@ def load_splits(loaded, model, resolve) -> Splits:
             continue
         if spec.limit is not None:
             arrays = {k: v[: spec.limit] for k, v in arrays.items()}
-        for key, steps in spec.transforms.items():
-            if key in arrays:
-                try:
-                    arrays[key] = apply_transforms(arrays[key], steps)
-                except (ValueError, TypeError) as exc:
-                    raise RecipeInvalid([doc.error(("data", "transforms", key), f"{key}: {exc}")]) from None
+        arrays = transform_arrays(arrays, loaded)
         x = _select(arrays, spec.x, list(inputs), "x", "inputs", fail)
         # No `y` and no array named like the outputs or `y`: a model that computes its own
         # loss from its inputs (the guide's LogisticEndpoint) trains without targets.
