@@ -221,6 +221,29 @@ def predict_(
     _reporter().info(f"wrote {result['out']} ({result['rows']} rows)")
 
 
+@app.command("export")
+def export_(
+    target: Path = typer.Argument(..., help="A run directory, or a model.keras inside one."),
+    fmt: str = typer.Option("onnx", "--format", "-f", help="onnx (tf_saved_model, openvino, litert, torch need "
+                                                              "TensorFlow or another backend: see docs/predict_export.md)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Where to write the artifact, e.g. model.onnx."),
+    tolerance: float = typer.Option(1e-5, "--tolerance", min=0, help="Largest absolute difference from Keras allowed."),
+    override: Optional[List[str]] = typer.Option(None, "--set", "-s", help="Recipe override (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print what was checked as one JSON object."),
+    no_compile_cache: bool = _NO_COMPILE_CACHE,
+) -> None:
+    """Export a trained model (model.export), checked against Keras on the recipe's data; exit 1 beyond --tolerance."""
+    _compile_cache(no_compile_cache)
+    from trainctl.export import export
+
+    result = export(target, fmt, out, tolerance=tolerance, overrides=list(override or []))
+    if as_json:
+        _reporter().json(result)
+    else:
+        _reporter().info(f"wrote {result['path']}: inputs {', '.join(result['inputs'])}; "
+                         f"outputs {', '.join(result['outputs'])}")
+
+
 @app.command("recipes")
 def recipes_(directory: Optional[Path] = typer.Argument(None, help="Where to look (default: the shipped recipes/).")) -> None:
     """List the shipped recipes with one-line descriptions."""

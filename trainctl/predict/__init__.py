@@ -29,7 +29,7 @@ from trainctl.errors import DataError, TrainctlError
 from trainctl.predict.inputs import SINGLE, ArrayInput, open_input
 from trainctl.predict.outputs import FORMATS, open_output
 
-__all__ = ["predict", "CHUNK_ROWS"]
+__all__ = ["predict", "named_outputs", "output_names", "CHUNK_ROWS"]
 
 # Rows per chunk (rounded to whole batches): large enough that model.predict's per-call
 # cost vanishes, small enough that a chunk of MNIST-sized rows stays near 50 MB.
@@ -68,13 +68,25 @@ def _check_out(out: Path, resume: bool) -> dict | None:
     return recorded
 
 
-def _named(predictions: Any, model) -> dict[str, np.ndarray]:
-    """`model.predict`'s result as `{output_name: array}`."""
+def output_names(model, count: int) -> list[str]:
+    """Names for a model's `count` outputs: its `output_names`, or `output_0`, ... for a subclassed model."""
+    names = list(getattr(model, "output_names", None) or [])
+    return names[:count] if len(names) >= count else [f"output_{i}" for i in range(count)]
+
+
+def named_outputs(predictions: Any, model) -> dict[str, np.ndarray]:
+    """`model.predict`'s result as `{output_name: array}`.
+
+    Example:
+
+        >>> named_outputs(model.predict(x), model)
+        {'class_output': array(...), 'score_output': array(...)}
+    """
     if isinstance(predictions, dict):
         return {k: np.asarray(v) for k, v in predictions.items()}
-    if isinstance(predictions, (list, tuple)):
-        return {name: np.asarray(v) for name, v in zip(model.output_names, predictions)}
-    return {model.output_names[0]: np.asarray(predictions)}
+    if not isinstance(predictions, (list, tuple)):
+        predictions = [predictions]
+    return {name: np.asarray(v) for name, v in zip(output_names(model, len(predictions)), predictions)}
 
 
 def _classes(outputs: dict[str, np.ndarray], argmax: bool, top_k: int | None) -> dict[str, np.ndarray]:
@@ -208,7 +220,7 @@ def predict(target: str | Path, out: str | Path, *, split: str | None = None, da
     try:
         for begin, arrays in reader.chunks(start):
             ids = arrays.pop(id_column, None) if id_column and data is not None else None
-            outputs = _classes(_named(model.predict(to_x(arrays), batch_size=batch_size, verbose=0), model),
+            outputs = _classes(named_outputs(model.predict(to_x(arrays), batch_size=batch_size, verbose=0), model),
                                argmax, top_k)
             if ids is not None and _carries_ids(out, ids):
                 outputs = {id_column: ids, **outputs}

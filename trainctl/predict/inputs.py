@@ -3,8 +3,8 @@
 Each reader knows its number of rows and yields `(start_row, named_arrays)` from any
 row a previous chunk ended at, so a resumed prediction reads the same chunks as an
 uninterrupted one. Nothing holds more than one chunk in memory: `.npy` files (and
-the stored members of an `.npz`) are memory-mapped, CSV files are read line by line
-from a byte offset, Parquet files a row group at a time.
+the stored members of an `.npz`) are read by row ranges at their offsets, CSV files
+line by line from a byte offset, Parquet files a row group at a time.
 
 Example:
 
@@ -29,25 +29,50 @@ from trainctl.errors import DataError
 SINGLE = "x"
 
 
-def _npy_member(path: Path, info: zipfile.ZipInfo) -> np.ndarray | None:
-    """A stored (uncompressed) `.npy` member of a zip, memory-mapped in place; None if compressed."""
+class NpyFile:
+    """A `.npy` array on disk (a file, or a stored member of a zip), read by row slices with `pread`.
+
+    Not a memory map: pages of a map that have been read count in the process's RSS until
+    the kernel reclaims them, which makes memory grow with the rows read.
+    """
+
+    def __init__(self, path: Path, offset: int = 0) -> None:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            version = np.lib.format.read_magic(f)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            self.shape, fortran, self.dtype = read(f)
+            self.data_offset = f.tell()
+        if fortran or self.dtype.hasobject or not self.shape:
+            raise ValueError("only C-ordered numeric arrays with a row dimension can be streamed")
+        self.path, self.row_items = path, int(np.prod(self.shape[1:], dtype=np.int64))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        start, stop, _ = rows.indices(len(self))
+        count = max(stop - start, 0) * self.row_items
+        offset = self.data_offset + start * self.row_items * self.dtype.itemsize
+        return np.fromfile(self.path, dtype=self.dtype, count=count, offset=offset).reshape(-1, *self.shape[1:])
+
+
+def _npy_member(path: Path, info: zipfile.ZipInfo) -> NpyFile | None:
+    """A stored (uncompressed) `.npy` member of a zip, read in place; None if compressed."""
     if info.compress_type != zipfile.ZIP_STORED:
         return None
     with open(path, "rb") as f:
         f.seek(info.header_offset)
         local = f.read(30)
-        name_len, extra_len = int.from_bytes(local[26:28], "little"), int.from_bytes(local[28:30], "little")
-        f.seek(info.header_offset + 30 + name_len + extra_len)
-        version = np.lib.format.read_magic(f)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, fortran, dtype = read_header(f)
-        if fortran or dtype.hasobject:
-            return None
-        return np.memmap(path, dtype=dtype, mode="r", offset=f.tell(), shape=shape)
+    name_len, extra_len = int.from_bytes(local[26:28], "little"), int.from_bytes(local[28:30], "little")
+    try:
+        return NpyFile(path, info.header_offset + 30 + name_len + extra_len)
+    except ValueError:
+        return None
 
 
 class ArrayInput:
-    """Named arrays of equal length (memory-mapped files or a recipe split), read in slices."""
+    """Named arrays of equal length (`NpyFile`s or a recipe split's arrays), read in slices."""
 
     def __init__(self, arrays: dict[str, Any], chunk_rows: int) -> None:
         self.arrays, self.chunk_rows = arrays, chunk_rows
@@ -195,7 +220,7 @@ def open_input(path: Path, csv_spec, chunk_rows: int, fail, keep: str | None = N
     suffix = path.suffix.lower()
     if suffix == ".npy":
         try:
-            return ArrayInput({SINGLE: np.load(path, mmap_mode="r", allow_pickle=False)}, chunk_rows)
+            return ArrayInput({SINGLE: NpyFile(path)}, chunk_rows)
         except ValueError as exc:
             raise DataError(f"cannot read {path} as .npy: {exc}") from None
     if suffix == ".npz":

@@ -7,8 +7,8 @@ killed process wrote past it), and at the end renames the finished file onto OUT
 Writing the same chunks gives the same bytes, whether or not the process was killed
 in between: that is what makes `--resume` exact.
 
-- `.npy`: one preallocated, memory-mapped array (`numpy.lib.format.open_memmap`).
-- `.npz`: one memory-mapped `.npy` per array, zipped at the end with fixed timestamps.
+- `.npy`: one preallocated array (a header, then a sparse file of the full size), filled by row ranges.
+- `.npz`: one such `.npy` per array, zipped at the end with fixed timestamps.
 - `.csv`: rows appended to one file; a resumed run truncates it to the recorded length.
 - `.parquet`: one part file per chunk, joined at the end as one row group each.
 
@@ -47,42 +47,57 @@ def _publish(src: Path, dest: Path) -> None:
     fsync_dir(dest.parent)
 
 
-class _MemmapArrays:
-    """Arrays preallocated on disk as `.npy` files in `work`, filled in place."""
+class _NpyArrays:
+    """Arrays preallocated on disk as `.npy` files in `work`, filled in place by row ranges.
+
+    Written with `pwrite`, not through a memory map, whose written pages would count in
+    the process's RSS and make memory grow with the number of rows.
+    """
 
     def __init__(self, work: Path, num_rows: int) -> None:
         self.work, self.num_rows = work, num_rows
         self.names: list[str] = []
-        self._maps: dict[str, np.memmap] = {}
+        self._files: dict[str, tuple[int, int]] = {}  # name -> (fd, offset of row 0)
 
     def _file(self, index: int) -> Path:
         return self.work / f"{index}.npy"
+
+    def _open(self, index: int, values: np.ndarray) -> tuple[int, int]:
+        from trainctl.predict.inputs import NpyFile
+
+        path = self._file(index)
+        if not path.exists():  # the header, then a sparse file of the full size
+            shape = (self.num_rows, *values.shape[1:])
+            header = {"descr": np.lib.format.dtype_to_descr(values.dtype), "fortran_order": False, "shape": shape}
+            with open(path, "wb") as f:
+                np.lib.format.write_array_header_1_0(f, header)
+                f.truncate(f.tell() + values.itemsize * int(np.prod(shape, dtype=np.int64)))
+        return os.open(path, os.O_RDWR), NpyFile(path).data_offset
 
     def write(self, start: int, arrays: dict[str, np.ndarray]) -> dict:
         if not self.names:
             self.names = list(arrays)
         for index, name in enumerate(self.names):
-            values = arrays[name]
-            if name not in self._maps:
-                path = self._file(index)
-                mode = "r+" if path.exists() else "w+"
-                shape = (self.num_rows, *values.shape[1:])
-                self._maps[name] = np.lib.format.open_memmap(path, mode=mode, dtype=values.dtype, shape=shape)
-            self._maps[name][start:start + len(values)] = values
-        for mapped in self._maps.values():
-            mapped.flush()  # msync: on disk before progress.json says these rows are done
+            values = np.ascontiguousarray(arrays[name])
+            if name not in self._files:
+                self._files[name] = self._open(index, values)
+            fd, offset = self._files[name]
+            row_bytes = values.itemsize * int(np.prod(values.shape[1:], dtype=np.int64))
+            os.pwrite(fd, values.tobytes(), offset + start * row_bytes)
+        for fd, _ in self._files.values():
+            os.fsync(fd)  # on disk before progress.json says these rows are done
         return {"names": self.names}
 
     def restore(self, state: dict) -> None:
         self.names = list(state.get("names", []))
 
     def close(self) -> None:
-        for mapped in self._maps.values():
-            mapped.flush()
-        self._maps.clear()  # drop the mappings so the files can be renamed or read
+        for fd, _ in self._files.values():
+            os.close(fd)
+        self._files.clear()
 
 
-class NpyOutput(_MemmapArrays):
+class NpyOutput(_NpyArrays):
     """A single array, written in place into a preallocated `.npy`."""
 
     def __init__(self, out: Path, work: Path, num_rows: int) -> None:
@@ -100,8 +115,8 @@ class NpyOutput(_MemmapArrays):
         _publish(self._file(0), self.out)
 
 
-class NpzOutput(_MemmapArrays):
-    """One array per output (named after it), zipped from the memory-mapped `.npy` files at the end."""
+class NpzOutput(_NpyArrays):
+    """One array per output (named after it), zipped from the preallocated `.npy` files at the end."""
 
     def __init__(self, out: Path, work: Path, num_rows: int) -> None:
         super().__init__(work, num_rows)
