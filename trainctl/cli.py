@@ -227,7 +227,9 @@ def export_(
     fmt: str = typer.Option("onnx", "--format", "-f", help="onnx (tf_saved_model, openvino, litert, torch need "
                                                               "TensorFlow or another backend: see docs/predict_export.md)."),
     out: Path = typer.Option(..., "--out", "-o", help="Where to write the artifact, e.g. model.onnx."),
-    tolerance: float = typer.Option(1e-5, "--tolerance", min=0, help="Largest absolute difference from Keras allowed."),
+    tolerance: float = typer.Option(1e-5, "--tolerance", min=0,
+                                    help="Largest absolute difference from Keras allowed (times the largest "
+                                         "output magnitude when above 1)."),
     override: Optional[List[str]] = typer.Option(None, "--set", "-s", help="Recipe override (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print what was checked as one JSON object."),
     no_compile_cache: bool = _NO_COMPILE_CACHE,
