@@ -206,8 +206,9 @@ def predict_(
     argmax: bool = typer.Option(False, "--argmax", help="Write class indices instead of class scores."),
     top_k: Optional[int] = typer.Option(None, "--top-k", min=1, help="Write the K best classes and their scores."),
     id_column: str = typer.Option("id", "--id-column", help="Input column/array carried over to the output."),
-    chunk_rows: int = typer.Option(16384, "--chunk-rows", min=1,
-                                   help="Rows read, predicted and recorded at a time (whole batches); bounds memory."),
+    chunk_rows: Optional[int] = typer.Option(
+        None, "--chunk-rows", min=1,
+        help="Rows read, predicted and recorded at a time (whole batches); default 32 MiB of input, or 16384 rows."),
     override: Optional[List[str]] = typer.Option(None, "--set", "-s", help="Recipe override (repeatable)."),
     no_compile_cache: bool = _NO_COMPILE_CACHE,
 ) -> None:

@@ -50,13 +50,13 @@ class RowProgress:
         self._progress.start()
         atexit.register(self.close)  # restore the terminal even when the work raises
 
-    def status(self) -> str:
+    def status(self, eta: bool = True) -> str:
         """'120000/1000000 rows - 52000 rows/s - ETA 17s'."""
         elapsed = time.monotonic() - self._start
         rate = (self.done - self._start_done) / elapsed if elapsed > 0 else 0.0
         parts = [f"{self.done}/{self.total} rows" if self.total is not None else f"{self.done} rows",
                  f"{rate:.0f} rows/s"]
-        if self.total is not None and rate > 0:
+        if eta and self.total is not None and rate > 0:
             parts.append(f"ETA {format_duration(max(self.total - self.done, 0) / rate)}")
         return " - ".join(parts)
 
@@ -65,7 +65,7 @@ class RowProgress:
         self.done += rows
         if self._progress is not None:
             self._progress.update(self._task, completed=self.done, status=self.status())
-        elif not self._report.quiet and time.monotonic() >= self._next_line:
+        elif not self._report.quiet and time.monotonic() >= self._next_line and self.done != self.total:
             self._next_line = time.monotonic() + self._every_s
             self._report.info(f"{self.title}: {self.status()}")
 
@@ -79,4 +79,4 @@ class RowProgress:
             return
         self._every_s = None
         elapsed = format_duration(time.monotonic() - self._start)
-        self._report.info(f"{self.title}: {self.status()} - {elapsed}")
+        self._report.info(f"{self.title}: {self.status(eta=False)} in {elapsed}")

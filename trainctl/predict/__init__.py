@@ -31,9 +31,12 @@ from trainctl.predict.outputs import FORMATS, open_output
 
 __all__ = ["predict", "named_outputs", "output_names", "CHUNK_ROWS"]
 
-# Rows per chunk (rounded to whole batches): large enough that model.predict's per-call
-# cost vanishes, small enough that a chunk of MNIST-sized rows stays near 50 MB.
+# Rows per chunk when the input's row size is unknown (CSV, Parquet), rounded to whole batches.
 CHUNK_ROWS = 16384
+# Otherwise, rows per chunk come from this much input: large enough that the per-chunk
+# costs (a model.predict call, fsyncs, progress.json) vanish beside the rows', small
+# enough that memory stays flat (a 784-float MNIST row: ~10,000 rows a chunk).
+CHUNK_BYTES = 32 << 20
 
 
 def work_dir(out: Path) -> Path:
@@ -154,7 +157,7 @@ def _reader(loaded, model, split: str | None, data: Path | None, chunk_rows: int
 def predict(target: str | Path, out: str | Path, *, split: str | None = None, data: str | Path | None = None,
             batch_size: int | None = None, resume: bool = False, argmax: bool = False, top_k: int | None = None,
             id_column: str | None = "id", overrides: list[str] | None = None,
-            chunk_rows: int = CHUNK_ROWS) -> dict[str, Any]:
+            chunk_rows: int | None = None) -> dict[str, Any]:
     """Predict with a run's `model.keras` on a split of its recipe or a file, into OUT.
 
     Args:
@@ -168,6 +171,8 @@ def predict(target: str | Path, out: str | Path, *, split: str | None = None, da
         argmax / top_k: class indices (and top-k scores) instead of class scores.
         id_column: an input column/array carried into a `.csv`, `.parquet` or `.npz` output.
         overrides: recipe overrides, as for `eval`.
+        chunk_rows: rows read, predicted and recorded at a time (rounded down to whole batches);
+            default: 32 MiB of input rows, or `CHUNK_ROWS` when the row size is unknown.
 
     Returns: rows predicted, OUT, seconds and rows per second of this process.
     """
@@ -185,8 +190,11 @@ def predict(target: str | Path, out: str | Path, *, split: str | None = None, da
     recorded = _check_out(out, resume)
     loaded, model = load_trained(target, overrides)
     batch_size = batch_size or loaded.spec.train.batch_size
-    chunk_rows = max(1, chunk_rows // batch_size) * batch_size  # whole batches: the same batches as one predict
-    reader, to_x = _reader(loaded, model, split, data, chunk_rows, id_column)
+    reader, to_x = _reader(loaded, model, split, data, chunk_rows or CHUNK_ROWS, id_column)
+    if chunk_rows is None and getattr(reader, "row_bytes", 0):
+        chunk_rows = CHUNK_BYTES // reader.row_bytes
+    # Whole batches: the same batches as one model.predict over all rows, so the same results.
+    reader.chunk_rows = chunk_rows = max(1, (chunk_rows or CHUNK_ROWS) // batch_size) * batch_size
     model_path = Path(target) if Path(target).suffix == ".keras" else Path(target) / "model.keras"
     fingerprint = {
         "model": [str(model_path.resolve()), *_stat(model_path)],

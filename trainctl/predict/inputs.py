@@ -80,6 +80,8 @@ class ArrayInput:
         if len(lengths) > 1:
             raise DataError(f"the input arrays differ in length: {sorted(lengths)}")
         self.num_rows = lengths.pop() if lengths else 0
+        self.row_bytes = sum(np.dtype(a.dtype).itemsize * int(np.prod(a.shape[1:], dtype=np.int64))
+                             for a in arrays.values())
 
     def state(self, row: int) -> dict:
         return {}
