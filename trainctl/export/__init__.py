@@ -110,6 +110,37 @@ def _output_names(model, x) -> list[str]:
     return output_names(model, len(keras.tree.flatten(y)))
 
 
+def _fixed_signature(model, x) -> list:
+    """An export signature with only the batch dimension dynamic, other dimensions as in the sample `x`."""
+    from trainctl.backend import keras
+
+    inputs = list(getattr(model, "inputs", None) or [])
+    dtypes = {t.name.split(":")[0]: t.dtype for t in inputs}
+
+    def spec(name, a):
+        return keras.InputSpec(shape=(None, *a.shape[1:]), dtype=dtypes.get(name, str(a.dtype)), name=name)
+
+    if isinstance(x, dict):
+        return [{k: spec(k, a) for k, a in x.items()}]
+    names = [t.name.split(":")[0] for t in inputs]
+    if isinstance(x, (list, tuple)):
+        return [[spec(names[i] if i < len(names) else f"input_{i}", a) for i, a in enumerate(x)]]
+    return [spec(names[0] if names else "input_0", x)]
+
+
+def _model_export(model, path: Path, fmt: str, x) -> bool:
+    """`model.export`; if a dynamic dimension other than the batch defeats the converter, again with it fixed.
+
+    Returns True when the other dimensions had to be fixed to the sample's.
+    """
+    try:
+        model.export(str(path), format=fmt, verbose=False)
+        return False
+    except Exception:  # noqa: BLE001 - jax2onnx cannot trace every op over symbolic sizes (e.g. pooling over time)
+        model.export(str(path), format=fmt, verbose=False, input_signature=_fixed_signature(model, x))
+        return True
+
+
 def _rename_outputs(path: Path, names: list[str]) -> None:
     """Give the ONNX graph's outputs the recipe's output names (jax2onnx names them after the last op)."""
     import onnx
@@ -149,7 +180,10 @@ def export(target: str | Path, fmt: str, out: str | Path, *, tolerance: float = 
     diffs: dict[str, float] = {}
     scale = 1.0  # float32 rounding grows with the outputs' magnitude: beyond 1, the tolerance scales with it
     with atomic_path(out) as tmp:
-        model.export(str(tmp), format=fmt, verbose=False)
+        fixed = _model_export(model, tmp, fmt, sample)
+        if fixed:
+            get_reporter().warn("the converter could not keep the inputs' non-batch None dimensions dynamic; "
+                                "they are fixed to the recipe data's sizes (the batch size stays dynamic)")
         _rename_outputs(tmp, names)
         session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
         for size in BATCH_SIZES:
@@ -163,7 +197,7 @@ def export(target: str | Path, fmt: str, out: str | Path, *, tolerance: float = 
         allowed = tolerance * scale
         report = {"path": str(out), "format": fmt, "inputs": [i.name for i in session.get_inputs()],
                   "outputs": [o.name for o in session.get_outputs()], "max_abs_diff": diffs,
-                  "tolerance": tolerance, "output_scale": scale}
+                  "tolerance": tolerance, "output_scale": scale, "fixed_dimensions": fixed}
         within = f"tolerance {tolerance:g}" + (f" x output scale {scale:.3g}" if scale > 1 else "")
         get_reporter().info(f"checked {out.name} with onnxruntime against Keras at batch sizes "
                             f"{', '.join(diffs)}: max abs diff {worst:.3g} ({within})")
