@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -225,19 +226,31 @@ def predict(target: str | Path, out: str | Path, *, split: str | None = None, da
                 + (f", resuming at row {start})" if start else ")"))
     progress = RowProgress(reader.num_rows, "predict", done=start)
     t0 = time.monotonic()
+
+    def record(begin: int, outputs: dict, reader_state: dict) -> None:
+        rows = len(next(iter(outputs.values())))
+        state = writer.write(begin, outputs)
+        write_text(work / "progress.json", json.dumps({
+            "fingerprint": fingerprint, "rows": begin + rows, "reader": reader_state, "writer": state}))
+
+    # One writer thread: chunk k is written and fsynced while chunk k+1 is predicted, in order.
+    pending = None
     try:
-        for begin, arrays in reader.chunks(start):
-            ids = arrays.pop(id_column, None) if id_column and data is not None else None
-            outputs = _classes(named_outputs(model.predict(to_x(arrays), batch_size=batch_size, verbose=0), model),
-                               argmax, top_k)
-            if ids is not None and _carries_ids(out, ids):
-                outputs = {id_column: ids, **outputs}
-            rows = len(next(iter(outputs.values())))
-            state = writer.write(begin, outputs)
-            write_text(work / "progress.json", json.dumps({
-                "fingerprint": fingerprint, "rows": begin + rows,
-                "reader": reader.state(begin + rows), "writer": state}))
-            progress.advance(rows)
+        with ThreadPoolExecutor(1) as io_thread:
+            for begin, arrays in reader.chunks(start):
+                ids = arrays.pop(id_column, None) if id_column and data is not None else None
+                outputs = _classes(named_outputs(model.predict(to_x(arrays), batch_size=batch_size, verbose=0),
+                                                 model), argmax, top_k)
+                if ids is not None and _carries_ids(out, ids):
+                    outputs = {id_column: ids, **outputs}
+                rows = len(next(iter(outputs.values())))
+                if pending is not None:
+                    pending.result()
+                    progress.advance(pending_rows)
+                pending, pending_rows = io_thread.submit(record, begin, outputs, reader.state(begin + rows)), rows
+            if pending is not None:
+                pending.result()
+                progress.advance(pending_rows)
         writer.finish()
     finally:
         progress.close()
