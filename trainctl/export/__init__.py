@@ -86,16 +86,19 @@ def sample_inputs(loaded, model, rows: int) -> Any:
 
 
 def _feeds(session, x) -> tuple[dict[str, np.ndarray], Any]:
-    """onnxruntime's inputs (by the artifact's input names) and the same values, cast alike, for Keras."""
+    """onnxruntime's inputs (by the artifact's input names) and the same values, cast alike, for Keras.
+
+    Inputs are matched by name when the artifact carries the model's input names, else in
+    `keras.tree.flatten` order, the order `model.export` flattens its signature in.
+    """
+    from trainctl.backend import keras
+
     inputs = session.get_inputs()
-    if isinstance(x, dict):
-        named = {i.name: x[i.name] for i in inputs}
-    else:
-        named = dict(zip([i.name for i in inputs], x if isinstance(x, (list, tuple)) else [x]))
-    named = {i.name: named[i.name].astype(_ORT_DTYPES.get(i.type, named[i.name].dtype)) for i in inputs}
-    if isinstance(x, dict):
-        return named, named
-    return named, list(named.values()) if isinstance(x, (list, tuple)) else named[inputs[0].name]
+    by_name = isinstance(x, dict) and all(i.name in x for i in inputs)
+    arrays = [x[i.name] for i in inputs] if by_name else keras.tree.flatten(x)
+    cast = [a.astype(_ORT_DTYPES.get(i.type, a.dtype)) for i, a in zip(inputs, arrays)]
+    feed = {i.name: c for i, c in zip(inputs, cast)}
+    return feed, (feed if by_name else keras.tree.pack_sequence_as(x, cast))
 
 
 def _output_names(model, x) -> list[str]:
