@@ -70,7 +70,8 @@ def main() -> None:
                 try:
                     checked = export(args.out_dir / f"run-{recipe.name}", "onnx", artifact)
                     row.update(status="exported", max_abs_diff=max(checked["max_abs_diff"].values()),
-                               inputs=checked["inputs"], outputs=checked["outputs"])
+                               output_scale=checked["output_scale"], inputs=checked["inputs"],
+                               outputs=checked["outputs"])
                 except Exception as exc:  # noqa: BLE001 - the table records why
                     row.update(status="failed", why=_first_line(exc))
             row["seconds"] = round(time.monotonic() - t0, 1)

@@ -68,13 +68,13 @@ def test_refusals(multi_run, tmp_path):
 
 @pytest.mark.slow
 def test_every_catalogue_recipe_that_keras_can_export(tmp_path):
-    """Every shipped recipe: exported and within 1e-5 of Keras, or listed in docs/predict_export.md as not."""
+    """Every shipped recipe: exported and within 1e-5 of Keras (relative above 1), or listed in the docs as not."""
     subprocess.run([sys.executable, str(REPO / "bench" / "export_catalogue.py"), str(tmp_path)], check=True,
                    timeout=5400)
     results = json.loads((tmp_path / "export_catalogue.json").read_text())
     docs = (REPO / "docs" / "predict_export.md").read_text()
     for row in results:
         if row["status"] == "exported":
-            assert row["max_abs_diff"] <= 1e-5, row
+            assert row["max_abs_diff"] <= 1e-5 * row["output_scale"], row
         else:
             assert re.search(rf"\| {row['recipe']} \| (failed|not trained) \|", docs), row
