@@ -104,6 +104,7 @@ def test_recipe_split_and_refusals(mlp_run, tmp_path):
         predict(mlp_run, tmp_path / "two.npy", split="test", top_k=3)
 
 
+@pytest.mark.slow
 def test_multi_output_npz_and_parquet(tmp_path):
     pytest.importorskip("pyarrow")
     import pyarrow.parquet as pq
