@@ -265,6 +265,60 @@ def eval_(
         _reporter().table(f"{target} ({split})", ["metric", "value"], [[k, v] for k, v in metrics.items()])
 
 
+@app.command("predict")
+def predict_(
+    target: Path = typer.Argument(..., help="A run directory, or a model.keras inside one."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output file: .npy, .npz, .csv or .parquet."),
+    split: Optional[str] = typer.Option(None, "--split", help="Predict on this split of the recipe: train, validation, test."),
+    data: Optional[Path] = typer.Option(
+        None, "--data", help="Predict on this .npy, .npz, .csv or .parquet file (mapped and transformed like the recipe's data)."
+    ),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Default: the recipe's train.batch_size."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted prediction into OUT (same arguments)."),
+    argmax: bool = typer.Option(False, "--argmax", help="Write class indices instead of class scores."),
+    top_k: Optional[int] = typer.Option(None, "--top-k", min=1, help="Write the K best classes and their scores."),
+    id_column: str = typer.Option("id", "--id-column", help="Input column/array carried over to the output."),
+    chunk_rows: Optional[int] = typer.Option(
+        None, "--chunk-rows", min=1,
+        help="Rows read, predicted and recorded at a time (whole batches); default 32 MiB of input, or 16384 rows."),
+    override: Optional[List[str]] = typer.Option(None, "--set", "-s", help="Recipe override (repeatable)."),
+    no_compile_cache: bool = _NO_COMPILE_CACHE,
+) -> None:
+    """Predict with a trained model on a split or a file of any size: streamed, resumable, atomic."""
+    _compile_cache(no_compile_cache)
+    from trainctl.predict import predict
+
+    result = predict(target, out, split=split, data=data, batch_size=batch_size, resume=resume, argmax=argmax,
+                     top_k=top_k, id_column=id_column, overrides=list(override or []),
+                     chunk_rows=chunk_rows)
+    _reporter().info(f"wrote {result['out']} ({result['rows']} rows)")
+
+
+@app.command("export")
+def export_(
+    target: Path = typer.Argument(..., help="A run directory, or a model.keras inside one."),
+    fmt: str = typer.Option("onnx", "--format", "-f", help="onnx (tf_saved_model, openvino, litert, torch need "
+                                                              "TensorFlow or another backend: see docs/predict_export.md)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Where to write the artifact, e.g. model.onnx."),
+    tolerance: float = typer.Option(1e-5, "--tolerance", min=0,
+                                    help="Largest absolute difference from Keras allowed (times the largest "
+                                         "output magnitude when above 1)."),
+    override: Optional[List[str]] = typer.Option(None, "--set", "-s", help="Recipe override (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print what was checked as one JSON object."),
+    no_compile_cache: bool = _NO_COMPILE_CACHE,
+) -> None:
+    """Export a trained model (model.export), checked against Keras on the recipe's data; exit 1 beyond --tolerance."""
+    _compile_cache(no_compile_cache)
+    from trainctl.export import export
+
+    result = export(target, fmt, out, tolerance=tolerance, overrides=list(override or []))
+    if as_json:
+        _reporter().json(result)
+    else:
+        _reporter().info(f"wrote {result['path']}: inputs {', '.join(result['inputs'])}; "
+                         f"outputs {', '.join(result['outputs'])}")
+
+
 @app.command("recipes")
 def recipes_(directory: Optional[Path] = typer.Argument(None, help="Where to look (default: the shipped recipes/).")) -> None:
     """List the shipped recipes with one-line descriptions."""

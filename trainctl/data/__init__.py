@@ -19,7 +19,7 @@ from trainctl.data.sources import SourceContext, load_source
 from trainctl.data.transforms import apply_transforms
 from trainctl.errors import RecipeInvalid
 
-__all__ = ["Split", "Splits", "load_splits", "model_shapes"]
+__all__ = ["Split", "Splits", "load_splits", "model_inputs", "model_shapes", "transform_arrays"]
 
 SPLITS = ("train", "validation", "test")
 
@@ -116,6 +116,35 @@ def _check_shapes(x, shapes: dict[str, tuple], fail) -> None:
                        "add a transform such as `reshape:` under data.transforms")
 
 
+def transform_arrays(arrays: dict, loaded) -> dict:
+    """`arrays` with the recipe's `data.transforms` applied to those they name, as in training.
+
+    Transforms act on each sample, so applying them chunk by chunk (`trainctl predict`)
+    gives the same arrays as applying them to the whole split.
+    """
+    for key, steps in loaded.spec.data.transforms.items():
+        if key in arrays:
+            try:
+                arrays[key] = apply_transforms(arrays[key], steps)
+            except (ValueError, TypeError) as exc:
+                raise RecipeInvalid([loaded.document.error(("data", "transforms", key), f"{key}: {exc}")]) from None
+    return arrays
+
+
+def model_inputs(arrays: dict, loaded, model, fail) -> Any:
+    """The model's `x` picked from transformed named arrays, as `data.x` says (or by input name).
+
+    Example:
+
+        >>> model_inputs({"x": np.zeros((2, 784), "float32")}, loaded, model, fail).shape
+        (2, 784)
+    """
+    inputs, _ = model_shapes(model)
+    x, _ = _select(arrays, loaded.spec.data.x, list(inputs), "x", "inputs", fail)
+    _check_shapes(x, inputs, fail)
+    return x
+
+
 def load_splits(loaded, model, resolve) -> Splits:
     """Load, transform and map every declared split onto the model's inputs and outputs."""
     from trainctl.data.streamed import ChunkReader
@@ -154,14 +183,8 @@ def load_splits(loaded, model, resolve) -> Splits:
 def _fit_arrays(loaded, arrays: dict, inputs: dict, outputs: dict, fail) -> tuple:
     """`(x, y, sample_weight, named_x, named_y)` for `fit` of named arrays (a whole split, or one batch):
     transformed and selected; `named_*` pair each selected array with its key, for the content checks."""
-    spec, doc = loaded.spec.data, loaded.document
-    arrays = dict(arrays)
-    for key, steps in spec.transforms.items():
-        if key in arrays:
-            try:
-                arrays[key] = apply_transforms(arrays[key], steps)
-            except (ValueError, TypeError) as exc:
-                raise RecipeInvalid([doc.error(("data", "transforms", key), f"{key}: {exc}")]) from None
+    spec = loaded.spec.data
+    arrays = transform_arrays(dict(arrays), loaded)
     x, named_x = _select(arrays, spec.x, list(inputs), "x", "inputs", fail)
     # No `y` and no array named like the outputs or `y`: a model that computes its own
     # loss from its inputs (the guide's LogisticEndpoint) trains without targets.

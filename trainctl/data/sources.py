@@ -142,20 +142,33 @@ def _csv(spec, ctx: SourceContext) -> dict[str, np.ndarray]:
     header, body = rows[0], rows[1:]
     if not body:
         raise ctx.fail(f"{path.name} has a header row and no data rows", "path")
-    columns = spec.columns or {name: name for name in header}
+    return csv_arrays(header, body, spec, path.name, ctx.fail)
+
+
+def csv_arrays(header: list[str], body: list[list[str]], spec, name: str, fail) -> dict[str, np.ndarray]:
+    """A CSV source's arrays from its `header` and some rows: `spec.columns` picked, as `spec.dtype`.
+
+    `trainctl predict` calls it on one chunk of rows at a time.
+
+    Example:
+
+        >>> csv_arrays(["a", "b"], [["1", "2"]], spec, "d.csv", ctx.fail)  # spec.columns == {"x": ["a", "b"]}
+        {'x': array([[1., 2.]], dtype=float32)}
+    """
+    columns = spec.columns or {column: column for column in header}
     out = {}
-    for name, cols in columns.items():
+    for key, cols in columns.items():
         cols_list = [cols] if isinstance(cols, str) else list(cols)
         idx = []
         for col in cols_list:
             if col not in header:
-                raise ctx.fail(f"{path.name} has no column {col!r}; it has {', '.join(header)}", "columns")
+                raise fail(f"{name} has no column {col!r}; it has {', '.join(header)}", "columns")
             idx.append(header.index(col))
         try:
             arr = np.array([[row[i] for i in idx] for row in body], dtype=spec.dtype)
         except (ValueError, IndexError) as exc:
-            raise ctx.fail(f"column(s) {cols_list} of {path.name} are not {spec.dtype}: {exc}", "columns") from None
-        out[name] = arr[:, 0] if isinstance(cols, str) else arr
+            raise fail(f"column(s) {cols_list} of {name} are not {spec.dtype}: {exc}", "columns") from None
+        out[key] = arr[:, 0] if isinstance(cols, str) else arr
     return out
 
 

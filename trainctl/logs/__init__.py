@@ -20,6 +20,7 @@ _EXPORTS = {
     "set_reporter": "console",
     "format_value": "console",
     "ConsoleProgress": "progress",
+    "RowProgress": "throughput",
     "MetricsFiles": "files",
     "TensorBoardWriter": "tensorboard",
     "plot_run": "plot",

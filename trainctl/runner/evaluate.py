@@ -23,9 +23,38 @@ def evaluate(target: str | Path, split: str = "test", overrides: list[str] | Non
         >>> evaluate("runs/mnist_mlp-20261125-154000")
         {'loss': 0.12, 'sparse_categorical_accuracy': 0.964}
     """
-    from trainctl.backend import keras
-    from trainctl.compile import Builder, import_recipe_modules
+    if split not in ("train", "validation", "test"):
+        raise TrainctlError(f"--split must be train, validation or test, got {split!r}")
+    loaded, model = load_trained(target, overrides, data_file, split)
+    from trainctl.compile import Builder
     from trainctl.data import load_splits
+
+    splits = load_splits(loaded, model, Builder(loaded).user_object)
+    data = getattr(splits, split)
+    if data is None:
+        raise TrainctlError(f"the recipe declares no `data.{split}`; add one with `trainctl eval RUN_DIR data.{split}=...`, "
+                            f"give a file with --data, or choose another --split")
+    results = model.evaluate(**data.as_fit_args(), batch_size=loaded.spec.train.batch_size, verbose=0,
+                             return_dict=True)
+    return {k: float(v) for k, v in results.items()}
+
+
+def load_trained(target: str | Path, overrides: list[str] | None = None, data_file: Path | None = None,
+                 split: str = "test"):
+    """`(loaded_recipe, model)` of a run directory or a `model.keras` inside one, ready to predict.
+
+    The recipe is the run's own copy (with `overrides`), its `imports:` are imported, so
+    custom objects resolve, and the model is loaded as saved. `eval`, `predict` and
+    `export` all start here. With `data_file`, the file becomes `data.<split>` (and every
+    other split), read as the recipe reads its own files of that kind (see `evaluate`).
+
+    Example:
+
+        >>> loaded, model = load_trained("runs/mnist_mlp-20261125-154000")
+        >>> model.predict(x)
+    """
+    from trainctl.backend import keras
+    from trainctl.compile import import_recipe_modules
     from trainctl.recipe import load_recipe_text
     from trainctl.runner.compile_cache import enable_compile_cache
 
@@ -36,8 +65,6 @@ def evaluate(target: str | Path, split: str = "test", overrides: list[str] | Non
     if not model_path.is_file():
         raise TrainctlError(f"{model_path} does not exist: the run has not finished. "
                             f"Resume it with `trainctl resume {run_dir.path}` first.")
-    if split not in ("train", "validation", "test"):
-        raise TrainctlError(f"--split must be train, validation or test, got {split!r}")
     base_dir = run_dir.read_manifest().get("base_dir") or str(run_dir.path)
     text = run_dir.recipe.read_text(encoding="utf-8")
     # With a file, the overrides may name its arrays, which the recipe's own data lacks.
@@ -51,15 +78,7 @@ def evaluate(target: str | Path, split: str = "test", overrides: list[str] | Non
                                   [*(f"data.{k}={json.dumps(v)}" for k, v in splits.items()),
                                    "train.validation_split=0", *(overrides or [])])
     import_recipe_modules(loaded.spec.imports, loaded.base_dir, loaded.document)
-    model = keras.saving.load_model(model_path)
-    splits = load_splits(loaded, model, Builder(loaded).user_object)
-    data = getattr(splits, split)
-    if data is None:
-        raise TrainctlError(f"the recipe declares no `data.{split}`; add one with `trainctl eval RUN_DIR data.{split}=...`, "
-                            f"give a file with --data, or choose another --split")
-    results = model.evaluate(**data.as_fit_args(), batch_size=loaded.spec.train.batch_size, verbose=0,
-                             return_dict=True)
-    return {k: float(v) for k, v in results.items()}
+    return loaded, keras.saving.load_model(model_path)
 
 
 # What says how a file's arrays are read, besides where it is (`slice` belongs to the old file).
