@@ -330,10 +330,11 @@ def _train(loaded, run_dir: RunDir, state, checkpoint_path: Path | None, allow_t
     position = Position.from_dict(state.position) if state is not None else Position(epoch=loaded.spec.train.initial_epoch)
     main = distribution.is_main_process()  # the only process that writes logs and the model
     files, log_callbacks = _logging_callbacks(loaded, run_dir, position, state) if main else (None, [])
-    guard = NaNGuard()
+    # `on_nonfinite: continue` asks for what `model.fit` does: train on, logging inf/NaN.
+    guard = [NaNGuard()] if loaded.spec.train.on_nonfinite == "fail" else []
     ckpt = loaded.spec.checkpoint
     plan = plan_execution(loaded.spec.compile.steps_per_execution,
-                          [*user_callbacks, history, guard, *log_callbacks],
+                          [*user_callbacks, history, *guard, *log_callbacks],
                           every_steps=ckpt.every_steps if ckpt.enabled else None, recipe_callbacks=user_callbacks,
                           processes=distribution.process_count())
     run_dir.update_manifest(steps_per_execution=plan.to_dict())
@@ -352,14 +353,14 @@ def _train(loaded, run_dir: RunDir, state, checkpoint_path: Path | None, allow_t
 
         loop = Loop(
             model, splits.train, splits.validation, loaded.spec.train,
-            [*user_callbacks, history, guard, *log_callbacks],
+            [*user_callbacks, history, *guard, *log_callbacks],
             position=position,
             on_step=checkpointer.on_step,
             on_epoch_end=checkpointer.on_epoch_end,
             restore=restore_state if state is not None else None,
-            fresh_callbacks=(guard, *log_callbacks),
+            fresh_callbacks=(*guard, *log_callbacks),
             plan=plan,
-            lazy_logs=(guard, *log_callbacks),
+            lazy_logs=(*guard, *log_callbacks),
         )
         # A checkpoint taken after the last epoch still runs through the loop: it trains
         # nothing, but ends training as the original run did (on_train_end, which may
