@@ -352,3 +352,21 @@ def cifar10_sequence(samples=64, batch_size=32, seed=0, directory=None):
         directory = Path(tempfile.gettempdir()) / f"components_cifar_like_{samples}_{seed}"
     filenames, labels = write_random_images(directory, samples=samples, seed=seed)
     return CIFAR10Sequence(filenames, labels, batch_size)
+
+
+def noisy_regression(samples=1000, seed=0, features=20):
+    """1,000 noisy samples of a linear target, for guide 003's ReduceLROnPlateau (the post names no data).
+
+    `y = x @ w + noise`, noise five times the signal, so `val_loss` soon stops improving and the
+    callback cuts the rate; `y` is one column, broadcast against `Dense(10)` as in the post.
+
+    Example:
+
+        >>> noisy_regression()["x"].shape
+        (1000, 20)
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(samples, features)).astype("float32")
+    w = rng.normal(scale=0.1, size=(features, 1)).astype("float32")
+    y = (x @ w + rng.normal(size=(samples, 1))).astype("float32")
+    return {"x": x, "y": y}

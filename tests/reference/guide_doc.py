@@ -206,15 +206,18 @@ GUIDES = (
           "guide_003", (
               Example("lr_scheduler", "LearningRateScheduler",
                       "A `scheduler(epoch, lr)` function keeps the learning rate for 10 epochs, then multiplies it "
-                      "by `exp(-0.1)` each epoch; 15 epochs."),
+                      "by `exp(-0.1)` each epoch; 15 epochs. The loss diverges to `inf`, as in the post: "
+                      "`train.on_nonfinite: continue` trains on as `fit` does."),
               Example("reduce_lr_on_plateau", "ReduceLROnPlateau",
                       "Divide the learning rate by 5 when `val_loss` has not improved for 5 epochs. The post names "
-                      "no data: the recipe uses the toy data with a 20% validation split."),
+                      "no data: the recipe trains on 1,000 noisy samples of a linear target (20% validated) for "
+                      "100 epochs, long enough for `val_loss` to level off and the rate to be cut twice."),
               Example("checkpoint_best_weights", "ModelCheckpoint",
-                      "Keep only the weights of the epoch with the best `val_accuracy`; 10 epochs."),
+                      "Keep only the weights of the epoch with the best `val_accuracy`; 10 epochs, validated on "
+                      "the data it trains on (the post names no validation data)."),
               Example("early_stopping_loss", "EarlyStopping",
                       "Stop when the training loss has not improved for 3 epochs (SGD on unscaled inputs diverges, "
-                      "as in the post)."),
+                      "as in the post; `train.on_nonfinite: continue` lets it train on as `fit` does)."),
           )),
     Guide("004", '"Deep Learning with Python" (2nd ed.), chapter 7 notes',
           "Korean study notes on the book's chapter on working with Keras: three ways to build models, the "

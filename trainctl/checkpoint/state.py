@@ -200,6 +200,8 @@ class TrainingState:
             recorded = sorted(tuple(r["shape"]) for g in _IN_WEIGHTS_FILE for r in self.variables.get(g, []))
         except (KeyError, TypeError, IndexError) as e:
             raise BadContent(STATE_JSON, "a trainctl training state", f"{type(e).__name__}: {e}") from None
+        if not recorded:
+            return  # nothing recorded to hold the weights file to
         stored = _weights_file_shapes(self.weights_h5)
         missing = _multiset_missing(recorded, stored)
         if missing:
