@@ -457,6 +457,32 @@ def build_mnist_lr_schedule(seed=0, *, workdir=".", samples=None):
                      notes="No model or fit in the guide: get_compiled_model's with this optimizer, like #9.")
 
 
+def _mnist_with_schedule(seed, samples, make_schedule):
+    seed_everything(seed)
+    (x_train, y_train), _, _ = mnist_guide_001(samples)
+    model = get_uncompiled_model()
+    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=make_schedule),
+                  loss="sparse_categorical_crossentropy", metrics=["sparse_categorical_accuracy"])
+    return Reference(model, fit=dict(x=x_train, y=y_train, batch_size=64, epochs=1),
+                     notes="The guides only name this schedule: arguments chosen to act within one epoch; "
+                           "the MLP and fit of #30.")
+
+
+def build_mnist_lr_piecewise(seed=0, *, workdir=".", samples=None):
+    """#30b The guides name `PiecewiseConstantDecay` among the built-in schedules, without arguments or a fit."""
+    return _mnist_with_schedule(seed, samples, keras.optimizers.schedules.PiecewiseConstantDecay(boundaries=[250, 500], values=[0.001, 0.0005, 0.0001]))
+
+
+def build_mnist_lr_polynomial(seed=0, *, workdir=".", samples=None):
+    """#30b The guides name `PolynomialDecay` among the built-in schedules, without arguments or a fit."""
+    return _mnist_with_schedule(seed, samples, keras.optimizers.schedules.PolynomialDecay(0.001, decay_steps=700, end_learning_rate=0.0001, power=1.0))
+
+
+def build_mnist_lr_inverse_time(seed=0, *, workdir=".", samples=None):
+    """#30b The guides name `InverseTimeDecay` among the built-in schedules, without arguments or a fit."""
+    return _mnist_with_schedule(seed, samples, keras.optimizers.schedules.InverseTimeDecay(0.001, decay_steps=100, decay_rate=0.5))
+
+
 # ------------------------------------------------------------------------ TensorBoard
 
 

@@ -191,6 +191,14 @@ GUIDES = (
               SeeAlso("g001-dynamic-schedule", "Learning rate schedules: dynamic decay with a callback",
                       "Text only in this guide (`ReduceLROnPlateau`); its code is guide 003's "
                       "[ReduceLROnPlateau](#reduce_lr_on_plateau)."),
+              Example("mnist_lr_piecewise", "Learning rate schedules: `PiecewiseConstantDecay`",
+                      "One of the built-in schedules the guide names without arguments: 1e-3, then 5e-4 after "
+                      "step 250, 1e-4 after step 500; the MLP, one epoch."),
+              Example("mnist_lr_polynomial", "Learning rate schedules: `PolynomialDecay`",
+                      "Named by the guide without arguments: 1e-3 falling linearly to 1e-4 over 700 steps; the "
+                      "MLP, one epoch."),
+              Example("mnist_lr_inverse_time", "Learning rate schedules: `InverseTimeDecay`",
+                      "Named by the guide without arguments: `1e-3 / (1 + 0.5 * step / 100)`; the MLP, one epoch."),
               Example("mnist_tensorboard", "Visualizing loss and metrics: the TensorBoard callback",
                       "Training curves in TensorBoard, written once per epoch. The guide shows no fit: the recipe "
                       "trains one epoch."),
