@@ -159,6 +159,21 @@ def build_logistic_endpoint(seed=0, *, workdir=".", samples=None):
                            "ported as (targets, logits), the intent (and keras.io's later fix).")
 
 
+def build_logistic_endpoint_literal(seed=0, *, workdir=".", samples=None):
+    """#68 `LogisticEndpoint` called as the guide writes it: `(logits, targets)` against `call(targets, logits)`."""
+    seed_everything(seed)
+    data = head(logistic_endpoint_data(samples=3, seed=seed), samples)
+    inputs = keras.Input(shape=(3,), name="inputs")
+    targets = keras.Input(shape=(10,), name="targets")
+    logits = layers.Dense(10)(inputs)
+    predictions = LogisticEndpoint(name="predictions")(logits, targets)
+    model = LayerMetricsModel(inputs=[inputs, targets], outputs=predictions)
+    model.compile(optimizer="adam")
+    return Reference(model, fit=dict(x=data),
+                     notes="Literally the guide's call order: the Dense output is the loss's `targets`, the "
+                           "targets input its `logits`; Keras 3 trains it (the loss is differentiable in both).")
+
+
 # -------------------------------------------------------------------- validation_split
 
 
@@ -326,10 +341,10 @@ def build_multi_io_dict(seed=0, *, workdir=".", samples=None):
     return Reference(model, fit=dict(x=x, y=y, batch_size=32, epochs=1))
 
 
-def build_multi_io_loss_weights(seed=0, *, workdir=".", samples=None):
+def build_multi_io_loss_weights(seed=0, *, workdir=".", samples=None, class_activation=None):
     """#21 `loss_weights={"score_output": 2.0, "class_output": 1.0}`."""
     seed_everything(seed)
-    data, model = _multi_io(seed, samples)
+    data, model = _multi_io(seed, samples, class_activation)
     model.compile(
         optimizer=keras.optimizers.RMSprop(1e-3),
         loss=_dict_losses(),

@@ -72,9 +72,10 @@ GUIDES = (
           "examples with small differences (the MLP's output layer is named `prediction`, the multi-output model "
           "has a softmax on `class_output`, other epoch counts); only the differing ones have recipes of their own.",
           "guide_000", (
-              SeeAlso("g000-dataset", "tf.data Datasets: fit and evaluate",
+              Example("tf2_mnist_dataset", "tf.data Datasets: fit and evaluate",
                       "`fit(train_dataset, epochs=3)` then `evaluate(test_dataset)`: guide 001's "
-                      "[Training from tf.data Datasets](#mnist_dataset), with the output layer named `prediction`."),
+                      "[Training from tf.data Datasets](#mnist_dataset) on guide 000's MLP, whose output layer is "
+                      "named `prediction`."),
               Example("tf2_mnist_dataset_take", "tf.data Datasets: `take(100)` per epoch",
                       "`fit(train_dataset.take(100), epochs=3)`: every epoch trains on the first 100 batches of a "
                       "fresh shuffle."),
@@ -86,10 +87,10 @@ GUIDES = (
                       "The same weighting given per sample, as a NumPy `sample_weight` array; 4 epochs."),
               Example("tf2_mnist_sample_weight_dataset", "Sample and class weights: from a dataset",
                       "A dataset yielding `(x, y, sample_weight)` triples; 3 epochs."),
-              SeeAlso("g000-multi-io-compile", "Multiple inputs and outputs: compiling",
-                      "The loss list, nested metric lists, dicts, `loss_weights` and `None` losses are guide 001's "
-                      "[#18](#multi_io_loss_list) to [#23](#multi_io_loss_none_dict), with a softmax on "
-                      "`class_output`."),
+              Example("tf2_multi_io_loss_weights", "Multiple inputs and outputs: compiling",
+                      "Dict losses and metrics with `loss_weights` (the score counts twice) on guide 000's model, "
+                      "which has a softmax on `class_output`. The loss list, nested metric lists and `None` losses "
+                      "are guide 001's [#18](#multi_io_loss_list) to [#23](#multi_io_loss_none_dict) on that model."),
               Example("tf2_multi_io_fit_list", "Multiple inputs and outputs: fit on lists",
                       "An image and a time-series input, a score and a class output; one loss per output, inputs "
                       "and targets passed as lists in the model's order; 3 epochs."),
@@ -134,6 +135,10 @@ GUIDES = (
               Example("logistic_endpoint", "An endpoint layer that owns its loss",
                       "`LogisticEndpoint` computes the loss and accuracy from targets given as a model input; the "
                       "model compiles without a loss and fits on inputs only."),
+              Example("logistic_endpoint_literal", "An endpoint layer that owns its loss: the guide's literal call",
+                      "The guide calls the layer as `(logits, targets)` against `call(self, targets, logits)`. "
+                      "Keras 3 runs it as written: the `Dense` output becomes the loss's labels and the targets "
+                      "its logits, and the model still trains (towards a meaningless goal)."),
               Example("mnist_validation_split", "Setting apart a validation holdout set",
                       "`validation_split=0.2` validates on the last 20% of the training arrays."),
               Example("mnist_dataset", "Training and evaluating from tf.data Datasets",
