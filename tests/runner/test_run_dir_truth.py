@@ -26,7 +26,7 @@ def _manifest(run_dir: Path) -> dict:
     return json.loads((run_dir / "manifest.json").read_text())
 
 
-def _wait_for(path: Path, proc, timeout: float = 120) -> None:
+def _wait_for(path: Path, proc, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while not path.exists():
         assert proc.poll() is None, proc.communicate()

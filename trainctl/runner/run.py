@@ -407,9 +407,6 @@ def start(loaded, out: str | Path | None, command: list[str], resume_existing: b
 
     `processes` joins this process to a multi-process run first; all of them share `out`.
     """
-    from trainctl.recipe import dump_recipe
-    from trainctl.atomic import write_text
-
     _join(processes)
     if out is None and distribution.process_count() > 1:
         raise TrainctlError(
@@ -422,6 +419,16 @@ def start(loaded, out: str | Path | None, command: list[str], resume_existing: b
         run_dir.path.mkdir(parents=True, exist_ok=True)
     if distribution.is_main_process():
         run_dir.lock()  # before anything is read or written: another process may be running here
+    try:
+        return _start_locked(loaded, run_dir, out, command, resume_existing, processes)
+    finally:
+        run_dir.unlock()
+
+
+def _start_locked(loaded, run_dir: RunDir, out, command, resume_existing, processes) -> RunResult:
+    from trainctl.recipe import dump_recipe
+    from trainctl.atomic import write_text
+
     if out is not None and run_dir.has_checkpoints():
         if not resume_existing:
             raise TrainctlError(
@@ -474,8 +481,7 @@ def resume(path: str | Path, overrides: list[str], allow_drift: bool, new_text: 
     A run that never saved a checkpoint starts again from step 0, as a fresh run would.
     With several `processes`, process 0 picks the checkpoint and every process loads it.
     """
-    from trainctl.checkpoint import CheckpointStore, resolve_checkpoint
-    from trainctl.runner.drift import check_drift
+    from trainctl.checkpoint import resolve_checkpoint
 
     _join(processes)
     try:
@@ -485,6 +491,16 @@ def resume(path: str | Path, overrides: list[str], allow_drift: bool, new_text: 
     run_dir = RunDir.open(run_path)
     if distribution.is_main_process():
         run_dir.lock()
+    try:
+        return _resume_locked(run_dir, ckpt_path, overrides, allow_drift, new_text)
+    finally:
+        run_dir.unlock()
+
+
+def _resume_locked(run_dir: RunDir, ckpt_path, overrides, allow_drift, new_text) -> RunResult:
+    from trainctl.checkpoint import CheckpointStore
+    from trainctl.runner.drift import check_drift
+
     store = CheckpointStore(run_dir.ckpt)
     ckpt_path, state = _checkpoint_to_resume(store, ckpt_path)
     loaded = check_drift(run_dir, overrides, allow_drift, new_text,

@@ -115,7 +115,7 @@ class RunDir:
         return {}
 
     def lock(self) -> None:
-        """Hold `RUN_DIR/.lock` for this process's life, so no second process writes the run directory.
+        """Hold `RUN_DIR/.lock` until `unlock`, so no second process writes the run directory.
 
         A lock is an `flock` on the file (which holds the holder's pid, for the message):
         the system releases it when its process dies, so a killed run never blocks a resume.
@@ -142,6 +142,12 @@ class RunDir:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         _HELD_LOCKS[key] = fd  # kept open: closing the file would release the lock
+
+    def unlock(self) -> None:
+        """Release the lock `lock` took (a no-op if this process does not hold it)."""
+        fd = _HELD_LOCKS.pop(str(self.path.resolve()), None)
+        if fd is not None:
+            os.close(fd)
 
     def write_manifest(self, manifest: dict) -> None:
         """Write the manifest (in a multi-process run, only process 0 writes; the others skip)."""
