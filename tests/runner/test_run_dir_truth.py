@@ -50,6 +50,8 @@ def test_failure_inside_keras_is_recorded_not_left_running(tmp_path):
     assert "ValueError" in manifest["error"] and manifest["error"].splitlines()[0] in proc.stderr
     listed = run_cli("runs", tmp_path, check=True)
     assert "failed" in listed.stdout + listed.stderr and "running" not in listed.stdout + listed.stderr
+    evaluated = run_cli("eval", run_dir)
+    assert evaluated.returncode == 2 and "the run failed (exit 1: ValueError" in evaluated.stderr
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143),
