@@ -16,7 +16,7 @@ from typing import List, Optional
 import typer
 
 from trainctl import __version__
-from trainctl.errors import EXIT_TRAINING_FAILED, EXIT_WRITE_FAILED, TrainctlError
+from trainctl.errors import EXIT_SIGINT, EXIT_TRAINING_FAILED, EXIT_WRITE_FAILED, TrainctlError
 
 
 class _Group(typer.core.TyperGroup):
@@ -466,6 +466,9 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         _reporter().error(str(exc))
         sys.exit(exc.exit_code)
+    except KeyboardInterrupt:  # a second Ctrl-C, or one before training took over the signal
+        _reporter().error("interrupted")
+        sys.exit(EXIT_SIGINT)
     except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
         if _DEBUG:
             raise

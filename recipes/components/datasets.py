@@ -276,21 +276,24 @@ def multi_io_sequence(samples=100, seed=0, batch_size=64, buffer_size=1024):
 
 
 class CIFAR10Sequence(keras.utils.PyDataset):
-    """Guide 001's `Sequence` example: batches of image files, resized to 200x200, with their labels.
+    """Guide 001's `Sequence` example: batches of image files, resized, with their labels.
 
     Images are read and resized with Pillow (bilinear) instead of scikit-image, and
-    scaled to [0, 1] as `skimage.transform.resize` does.
+    scaled to [0, 1] as `skimage.transform.resize` does. The guide resizes to 200x200;
+    fed to its MLP, the images are MNIST digits kept at 28x28, grey (`mode="L"`) and
+    flattened to the MLP's 784 inputs.
 
     Example:
 
-        >>> sequence = CIFAR10Sequence(filenames, labels, batch_size=32)
+        >>> sequence = CIFAR10Sequence(filenames, labels, batch_size=32, image_size=(28, 28), mode="L", flatten=True)
         >>> model.fit(sequence, epochs=10)
     """
 
-    def __init__(self, filenames, labels, batch_size, image_size=(200, 200), **kwargs):
+    def __init__(self, filenames, labels, batch_size, image_size=(200, 200), mode="RGB", flatten=False, **kwargs):
         super().__init__(**kwargs)
         self.filenames, self.labels = list(filenames), np.asarray(labels)
         self.batch_size, self.image_size = batch_size, tuple(image_size)
+        self.mode, self.flatten = mode, flatten
 
     def __len__(self):
         return int(np.ceil(len(self.filenames) / float(self.batch_size)))
@@ -303,52 +306,73 @@ class CIFAR10Sequence(keras.utils.PyDataset):
         images = []
         for filename in batch_x:
             with Image.open(filename) as image:
-                resized = image.convert("RGB").resize(self.image_size, Image.BILINEAR)
+                resized = image.convert(self.mode).resize(self.image_size, Image.BILINEAR)
             images.append(np.asarray(resized, dtype="float32") / 255)
-        return np.array(images), np.array(batch_y)
+        images = np.array(images)
+        return (images.reshape(len(images), -1) if self.flatten else images), np.array(batch_y)
 
 
-def write_random_images(directory, samples=64, seed=0, size=(32, 32), num_classes=10):
-    """Write `samples` random RGB PNGs into `directory`; return `(filenames, labels)`.
+def write_mnist_images(directory, samples=1024):
+    """Write the first `samples` MNIST training digits as PNG files into `directory`; return `(filenames, labels)`.
 
-    Stands in for the CIFAR-10 files the `Sequence` example assumes.
+    The image files the `Sequence` example reads. Each file is written aside and renamed,
+    so processes sharing the directory never read half a file.
 
     Example:
 
-        >>> filenames, labels = write_random_images(tmp_path, samples=4)
+        >>> filenames, labels = write_mnist_images(tmp_path, samples=4)
         >>> len(filenames), labels.shape
         (4, (4,))
     """
+    import os
+
     from PIL import Image
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    rng = np.random.RandomState(seed)
-    labels = rng.randint(0, num_classes, size=(samples,))
+    data = mnist("train")
+    x, labels = data["x"][:samples], data["y"][:samples].astype("float32")
     filenames = []
-    for i in range(samples):
-        filename = directory / f"image_{i:05d}.png"
+    for i, pixels in enumerate(x):
+        filename = directory / f"digit_{i:05d}.png"
         if not filename.exists():
-            pixels = rng.randint(0, 256, size=(*size, 3)).astype("uint8")
-            Image.fromarray(pixels).save(filename)
-        else:
-            rng.randint(0, 256, size=(*size, 3))  # keep the draws aligned with a fresh directory
+            aside = directory / f".digit_{i:05d}.{os.getpid()}.png"
+            Image.fromarray(pixels).save(aside)
+            os.replace(aside, filename)
         filenames.append(str(filename))
     return filenames, labels
 
 
-def cifar10_sequence(samples=64, batch_size=32, seed=0, directory=None):
-    """A `CIFAR10Sequence` over `samples` random PNG files (made once per directory).
+def cifar10_sequence(samples=1024, batch_size=32, directory=None):
+    """Guide 001's `CIFAR10Sequence` over the first `samples` MNIST digits as PNG files, for the guide's MLP.
 
-    `directory` defaults to a folder under the system temp dir named by `samples` and `seed`.
+    `directory` defaults to a folder under the system temp dir named by `samples` (made once).
 
     Example:
 
-        >>> sequence = cifar10_sequence(samples=64, batch_size=32)
+        >>> sequence = cifar10_sequence(samples=1024, batch_size=32)
         >>> sequence[0][0].shape
-        (32, 200, 200, 3)
+        (32, 784)
     """
     if directory is None:
-        directory = Path(tempfile.gettempdir()) / f"components_cifar_like_{samples}_{seed}"
-    filenames, labels = write_random_images(directory, samples=samples, seed=seed)
-    return CIFAR10Sequence(filenames, labels, batch_size)
+        directory = Path(tempfile.gettempdir()) / f"components_mnist_png_{samples}"
+    filenames, labels = write_mnist_images(directory, samples=samples)
+    return CIFAR10Sequence(filenames, labels, batch_size, image_size=(28, 28), mode="L", flatten=True)
+
+
+def noisy_regression(samples=1000, seed=0, features=20):
+    """1,000 noisy samples of a linear target, for guide 003's ReduceLROnPlateau (the post names no data).
+
+    `y = x @ w + noise`, noise five times the signal, so `val_loss` soon stops improving and the
+    callback cuts the rate; `y` is one column, broadcast against `Dense(10)` as in the post.
+
+    Example:
+
+        >>> noisy_regression()["x"].shape
+        (1000, 20)
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(samples, features)).astype("float32")
+    w = rng.normal(scale=0.1, size=(features, 1)).astype("float32")
+    y = (x @ w + rng.normal(size=(samples, 1))).astype("float32")
+    return {"x": x, "y": y}

@@ -18,6 +18,17 @@ from . import guide_001
 from .common import Reference, get_compiled_model, mnist_guide_001, seed_everything
 
 
+def build_tf2_mnist_dataset(seed=0, *, workdir=".", samples=None):
+    """#66 `model.fit(train_dataset, epochs=3)`, then `evaluate(test_dataset)`, the output layer named "prediction"."""
+    seed_everything(seed)
+    (x_train, y_train), _, (x_test, y_test) = mnist_guide_001(samples)
+    model = get_compiled_model("prediction")
+    train_dataset = ArraySequence(x_train, y_train, batch_size=64, buffer_size=1024, seed=seed)
+    test_dataset = ArraySequence(x_test, y_test, batch_size=64)
+    return Reference(model, fit=dict(x=train_dataset, epochs=3), evaluate=dict(x=test_dataset),
+                     notes="tf.data shuffle(1024).batch(64) -> ArraySequence(buffer_size=1024, batch_size=64).")
+
+
 def build_tf2_mnist_dataset_take(seed=0, *, workdir=".", samples=None):
     """#32 `model.fit(train_dataset.take(100), epochs=3)`: the first 100 batches of each epoch's shuffle."""
     seed_everything(seed)
@@ -79,6 +90,14 @@ def build_tf2_multi_io_fit_dict(seed=0, *, workdir=".", samples=None):
 def build_tf2_multi_io_dataset(seed=0, *, workdir=".", samples=None):
     """#39 The same from a dataset of dicts (`epoch=3` in the guide, a typo for `epochs=3`)."""
     return guide_001.build_multi_io_dataset(seed, workdir=workdir, samples=samples, class_activation="softmax", epochs=3)
+
+
+def build_tf2_multi_io_loss_weights(seed=0, *, workdir=".", samples=None):
+    """#67 Dict losses and metrics with `loss_weights={"score_output": 2., "class_output": 1.}`, softmax `class_output`.
+
+    Compile only in the guide: trained like #37's first epoch.
+    """
+    return guide_001.build_multi_io_loss_weights(seed, workdir=workdir, samples=samples, class_activation="softmax")
 
 
 def build_tf2_mnist_checkpoint_best(seed=0, *, workdir=".", samples=None):

@@ -159,6 +159,21 @@ def build_logistic_endpoint(seed=0, *, workdir=".", samples=None):
                            "ported as (targets, logits), the intent (and keras.io's later fix).")
 
 
+def build_logistic_endpoint_literal(seed=0, *, workdir=".", samples=None):
+    """#68 `LogisticEndpoint` called as the guide writes it: `(logits, targets)` against `call(targets, logits)`."""
+    seed_everything(seed)
+    data = head(logistic_endpoint_data(samples=3, seed=seed), samples)
+    inputs = keras.Input(shape=(3,), name="inputs")
+    targets = keras.Input(shape=(10,), name="targets")
+    logits = layers.Dense(10)(inputs)
+    predictions = LogisticEndpoint(name="predictions")(logits, targets)
+    model = LayerMetricsModel(inputs=[inputs, targets], outputs=predictions)
+    model.compile(optimizer="adam")
+    return Reference(model, fit=dict(x=data),
+                     notes="Literally the guide's call order: the Dense output is the loss's `targets`, the "
+                           "targets input its `logits`; Keras 3 trains it (the loss is differentiable in both).")
+
+
 # -------------------------------------------------------------------- validation_split
 
 
@@ -222,18 +237,14 @@ def build_mnist_dataset_validation_steps(seed=0, *, workdir=".", samples=None):
 
 
 def build_cifar10_sequence(seed=0, *, workdir=".", samples=None):
-    """#14 "Using a keras.utils.Sequence object as input"; the guide shows no model or data."""
+    """#14 "Using a keras.utils.Sequence object as input": `fit(CIFAR10Sequence(...), epochs=10)`."""
     seed_everything(seed)
-    sequence = cifar10_sequence(samples=64, batch_size=32, seed=seed, directory=Path(workdir) / "images")
-    inputs = keras.Input(shape=(200, 200, 3), name="image")
-    x = layers.Conv2D(8, 3, strides=2, activation="relu", name="conv")(inputs)
-    x = layers.GlobalMaxPooling2D(name="pool")(x)
-    outputs = layers.Dense(10, activation="softmax", name="predictions")(x)
-    model = keras.Model(inputs, outputs)
-    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["sparse_categorical_accuracy"])
+    sequence = cifar10_sequence(samples=1024, batch_size=32, directory=Path(workdir) / "images")
+    model = get_compiled_model()
     return Reference(model, fit=dict(x=sequence, epochs=10),
-                     notes="Model, file list and batch size are not in the guide: a small conv net on 64 "
-                           "random 32x32 PNGs, batch 32; skimage -> Pillow.")
+                     notes="The guide names no files, labels or batch size: the first 1,024 MNIST digits as PNG "
+                           "files, batches of 32, into get_compiled_model()'s MLP; 28x28 grey, flattened to 784 "
+                           "(the guide's 200x200 would not fit the MLP); skimage -> Pillow.")
 
 
 # ---------------------------------------------------------- class and sample weights
@@ -326,10 +337,10 @@ def build_multi_io_dict(seed=0, *, workdir=".", samples=None):
     return Reference(model, fit=dict(x=x, y=y, batch_size=32, epochs=1))
 
 
-def build_multi_io_loss_weights(seed=0, *, workdir=".", samples=None):
+def build_multi_io_loss_weights(seed=0, *, workdir=".", samples=None, class_activation=None):
     """#21 `loss_weights={"score_output": 2.0, "class_output": 1.0}`."""
     seed_everything(seed)
-    data, model = _multi_io(seed, samples)
+    data, model = _multi_io(seed, samples, class_activation)
     model.compile(
         optimizer=keras.optimizers.RMSprop(1e-3),
         loss=_dict_losses(),
@@ -455,6 +466,32 @@ def build_mnist_lr_schedule(seed=0, *, workdir=".", samples=None):
                   loss="sparse_categorical_crossentropy", metrics=["sparse_categorical_accuracy"])
     return Reference(model, fit=dict(x=x_train, y=y_train, batch_size=64, epochs=1),
                      notes="No model or fit in the guide: get_compiled_model's with this optimizer, like #9.")
+
+
+def _mnist_with_schedule(seed, samples, make_schedule):
+    seed_everything(seed)
+    (x_train, y_train), _, _ = mnist_guide_001(samples)
+    model = get_uncompiled_model()
+    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=make_schedule),
+                  loss="sparse_categorical_crossentropy", metrics=["sparse_categorical_accuracy"])
+    return Reference(model, fit=dict(x=x_train, y=y_train, batch_size=64, epochs=1),
+                     notes="The guides only name this schedule: arguments chosen to act within one epoch; "
+                           "the MLP and fit of #30.")
+
+
+def build_mnist_lr_piecewise(seed=0, *, workdir=".", samples=None):
+    """#30b The guides name `PiecewiseConstantDecay` among the built-in schedules, without arguments or a fit."""
+    return _mnist_with_schedule(seed, samples, keras.optimizers.schedules.PiecewiseConstantDecay(boundaries=[250, 500], values=[0.001, 0.0005, 0.0001]))
+
+
+def build_mnist_lr_polynomial(seed=0, *, workdir=".", samples=None):
+    """#30b The guides name `PolynomialDecay` among the built-in schedules, without arguments or a fit."""
+    return _mnist_with_schedule(seed, samples, keras.optimizers.schedules.PolynomialDecay(0.001, decay_steps=700, end_learning_rate=0.0001, power=1.0))
+
+
+def build_mnist_lr_inverse_time(seed=0, *, workdir=".", samples=None):
+    """#30b The guides name `InverseTimeDecay` among the built-in schedules, without arguments or a fit."""
+    return _mnist_with_schedule(seed, samples, keras.optimizers.schedules.InverseTimeDecay(0.001, decay_steps=100, decay_rate=0.5))
 
 
 # ------------------------------------------------------------------------ TensorBoard

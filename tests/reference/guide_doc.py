@@ -72,9 +72,10 @@ GUIDES = (
           "examples with small differences (the MLP's output layer is named `prediction`, the multi-output model "
           "has a softmax on `class_output`, other epoch counts); only the differing ones have recipes of their own.",
           "guide_000", (
-              SeeAlso("g000-dataset", "tf.data Datasets: fit and evaluate",
+              Example("tf2_mnist_dataset", "tf.data Datasets: fit and evaluate",
                       "`fit(train_dataset, epochs=3)` then `evaluate(test_dataset)`: guide 001's "
-                      "[Training from tf.data Datasets](#mnist_dataset), with the output layer named `prediction`."),
+                      "[Training from tf.data Datasets](#mnist_dataset) on guide 000's MLP, whose output layer is "
+                      "named `prediction`."),
               Example("tf2_mnist_dataset_take", "tf.data Datasets: `take(100)` per epoch",
                       "`fit(train_dataset.take(100), epochs=3)`: every epoch trains on the first 100 batches of a "
                       "fresh shuffle."),
@@ -86,10 +87,10 @@ GUIDES = (
                       "The same weighting given per sample, as a NumPy `sample_weight` array; 4 epochs."),
               Example("tf2_mnist_sample_weight_dataset", "Sample and class weights: from a dataset",
                       "A dataset yielding `(x, y, sample_weight)` triples; 3 epochs."),
-              SeeAlso("g000-multi-io-compile", "Multiple inputs and outputs: compiling",
-                      "The loss list, nested metric lists, dicts, `loss_weights` and `None` losses are guide 001's "
-                      "[#18](#multi_io_loss_list) to [#23](#multi_io_loss_none_dict), with a softmax on "
-                      "`class_output`."),
+              Example("tf2_multi_io_loss_weights", "Multiple inputs and outputs: compiling",
+                      "Dict losses and metrics with `loss_weights` (the score counts twice) on guide 000's model, "
+                      "which has a softmax on `class_output`. The loss list, nested metric lists and `None` losses "
+                      "are guide 001's [#18](#multi_io_loss_list) to [#23](#multi_io_loss_none_dict) on that model."),
               Example("tf2_multi_io_fit_list", "Multiple inputs and outputs: fit on lists",
                       "An image and a time-series input, a score and a class output; one loss per output, inputs "
                       "and targets passed as lists in the model's order; 3 epochs."),
@@ -134,6 +135,10 @@ GUIDES = (
               Example("logistic_endpoint", "An endpoint layer that owns its loss",
                       "`LogisticEndpoint` computes the loss and accuracy from targets given as a model input; the "
                       "model compiles without a loss and fits on inputs only."),
+              Example("logistic_endpoint_literal", "An endpoint layer that owns its loss: the guide's literal call",
+                      "The guide calls the layer as `(logits, targets)` against `call(self, targets, logits)`. "
+                      "Keras 3 runs it as written: the `Dense` output becomes the loss's labels and the targets "
+                      "its logits, and the model still trains (towards a meaningless goal)."),
               Example("mnist_validation_split", "Setting apart a validation holdout set",
                       "`validation_split=0.2` validates on the last 20% of the training arrays."),
               Example("mnist_dataset", "Training and evaluating from tf.data Datasets",
@@ -147,8 +152,9 @@ GUIDES = (
               Example("mnist_dataset_validation_steps", "Using a validation dataset: `validation_steps`",
                       "Only the first 10 validation batches are evaluated."),
               Example("cifar10_sequence", "Using a `keras.utils.Sequence` as input",
-                      "A `Sequence` reading and resizing image files batch by batch. The guide gives no model or "
-                      "files: the recipe uses 64 random PNGs and a small conv net."),
+                      "A `Sequence` reading and resizing image files batch by batch, `fit(sequence, epochs=10)`. The "
+                      "guide names no files: the recipe feeds its MNIST digits (the first 1,024, as PNG files) to "
+                      "its MLP."),
               Example("mnist_class_weight", "Class weights",
                       "`class_weight` gives class 5 twice the weight of the others in the loss."),
               Example("mnist_sample_weight", "Sample weights",
@@ -191,6 +197,14 @@ GUIDES = (
               SeeAlso("g001-dynamic-schedule", "Learning rate schedules: dynamic decay with a callback",
                       "Text only in this guide (`ReduceLROnPlateau`); its code is guide 003's "
                       "[ReduceLROnPlateau](#reduce_lr_on_plateau)."),
+              Example("mnist_lr_piecewise", "Learning rate schedules: `PiecewiseConstantDecay`",
+                      "One of the built-in schedules the guide names without arguments: 1e-3, then 5e-4 after "
+                      "step 250, 1e-4 after step 500; the MLP, one epoch."),
+              Example("mnist_lr_polynomial", "Learning rate schedules: `PolynomialDecay`",
+                      "Named by the guide without arguments: 1e-3 falling linearly to 1e-4 over 700 steps; the "
+                      "MLP, one epoch."),
+              Example("mnist_lr_inverse_time", "Learning rate schedules: `InverseTimeDecay`",
+                      "Named by the guide without arguments: `1e-3 / (1 + 0.5 * step / 100)`; the MLP, one epoch."),
               Example("mnist_tensorboard", "Visualizing loss and metrics: the TensorBoard callback",
                       "Training curves in TensorBoard, written once per epoch. The guide shows no fit: the recipe "
                       "trains one epoch."),
@@ -206,15 +220,18 @@ GUIDES = (
           "guide_003", (
               Example("lr_scheduler", "LearningRateScheduler",
                       "A `scheduler(epoch, lr)` function keeps the learning rate for 10 epochs, then multiplies it "
-                      "by `exp(-0.1)` each epoch; 15 epochs."),
+                      "by `exp(-0.1)` each epoch; 15 epochs. The loss diverges to `inf`, as in the post: "
+                      "`train.on_nonfinite: continue` trains on as `fit` does."),
               Example("reduce_lr_on_plateau", "ReduceLROnPlateau",
                       "Divide the learning rate by 5 when `val_loss` has not improved for 5 epochs. The post names "
-                      "no data: the recipe uses the toy data with a 20% validation split."),
+                      "no data: the recipe trains on 1,000 noisy samples of a linear target (20% validated) for "
+                      "100 epochs, long enough for `val_loss` to level off and the rate to be cut twice."),
               Example("checkpoint_best_weights", "ModelCheckpoint",
-                      "Keep only the weights of the epoch with the best `val_accuracy`; 10 epochs."),
+                      "Keep only the weights of the epoch with the best `val_accuracy`; 10 epochs, validated on "
+                      "the data it trains on (the post names no validation data)."),
               Example("early_stopping_loss", "EarlyStopping",
                       "Stop when the training loss has not improved for 3 epochs (SGD on unscaled inputs diverges, "
-                      "as in the post)."),
+                      "as in the post; `train.on_nonfinite: continue` lets it train on as `fit` does)."),
           )),
     Guide("004", '"Deep Learning with Python" (2nd ed.), chapter 7 notes',
           "Korean study notes on the book's chapter on working with Keras: three ways to build models, the "

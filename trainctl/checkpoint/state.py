@@ -29,6 +29,7 @@ import json
 import random
 import re
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -59,6 +60,42 @@ _BUILD_HINTS = {
     "optimizer": " Build the optimizer (model.optimizer.build(model.trainable_variables)) before restoring.",
     "metrics": " Build the compiled metrics (an evaluate, or fit's _symbolic_build) before restoring.",
 }
+
+
+class BadContent(ValueError):
+    """A checkpoint file that does not hold what a training state needs (its sums may well match).
+
+    Example:
+
+        >>> str(BadContent("state.json", "JSON", "JSONDecodeError: Expecting value"))
+        'state.json: expected JSON, found JSONDecodeError: Expecting value'
+    """
+
+    def __init__(self, file: str, expected: Any, found: Any):
+        super().__init__(f"{file}: expected {expected}, found {found}")
+        self.file, self.expected, self.found = file, expected, found
+
+
+def _weights_file_shapes(data: bytes) -> list[tuple]:
+    """The shape of every array in a Keras `.weights.h5` file, read with h5py (no Keras)."""
+    import io
+
+    import h5py
+
+    shapes: list[tuple] = []
+    try:
+        with h5py.File(io.BytesIO(data), "r") as f:
+            f.visititems(lambda name, obj: shapes.append(tuple(obj.shape)) if isinstance(obj, h5py.Dataset) else None)
+    except (OSError, ValueError) as e:
+        raise BadContent(WEIGHTS_FILE, "a Keras .weights.h5 file", f"{type(e).__name__}: {e}") from None
+    return shapes
+
+
+def _multiset_missing(wanted: list[tuple], have: list[tuple]) -> list[tuple]:
+    """Items of `wanted` that `have` lacks, counting repeats."""
+    import collections
+
+    return list((collections.Counter(wanted) - collections.Counter(have)).elements())
 
 
 class CheckpointMismatch(ValueError):
@@ -112,24 +149,64 @@ class TrainingState:
 
     @classmethod
     def read(cls, directory: str | Path) -> TrainingState:
-        """Read a state written by `write`, without unpickling anything."""
+        """Read a state written by `write`, without unpickling anything.
+
+        Raises:
+            BadContent: naming the file that does not hold what a state needs (not JSON,
+                a missing key, an array whose shape is not the one recorded for it...).
+        """
         directory = Path(directory)
-        with np.load(directory / STATE_ARRAYS, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-        data = codec.decode(json.loads((directory / STATE_JSON).read_text(encoding="utf-8")), arrays)
-        if data.get("format_version") != FORMAT_VERSION:
-            raise ValueError(
-                f"{directory / STATE_JSON} has format_version {data.get('format_version')!r}; "
-                f"this trainctl reads version {FORMAT_VERSION}. Resume it with the trainctl that wrote it."
+        try:
+            with np.load(directory / STATE_ARRAYS, allow_pickle=False) as npz:
+                arrays = {key: npz[key] for key in npz.files}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+            raise BadContent(STATE_ARRAYS, "a numpy .npz archive", f"{type(e).__name__}: {e}") from None
+        try:
+            doc = json.loads((directory / STATE_JSON).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise BadContent(STATE_JSON, "JSON", f"{type(e).__name__}: {e}") from None
+        try:
+            data = codec.decode(doc, arrays)
+            if not isinstance(data, dict):
+                raise TypeError(f"a {type(data).__name__}, not an object")
+            if data.get("format_version") != FORMAT_VERSION:
+                raise BadContent(STATE_JSON, f"format_version {FORMAT_VERSION} (resume it with the trainctl that "
+                                 "wrote it)", data.get("format_version"))
+            state = cls(
+                weights_h5=(directory / WEIGHTS_FILE).read_bytes(),
+                variables=data["variables"],
+                rng=data["rng"],
+                callbacks=data["callbacks"],
+                position=data["position"],
+                extra=data["extra"],
             )
-        return cls(
-            weights_h5=(directory / WEIGHTS_FILE).read_bytes(),
-            variables=data["variables"],
-            rng=data["rng"],
-            callbacks=data["callbacks"],
-            position=data["position"],
-            extra=data["extra"],
-        )
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise BadContent(STATE_JSON, "a trainctl training state", f"{type(e).__name__}: {e}") from None
+        state._check_content()
+        return state
+
+    def _check_content(self) -> None:
+        """Every stored array has the shape recorded for it, and the weights file holds the recorded shapes."""
+        try:
+            for group, records in self.variables.items():
+                for record in records:
+                    if "value" in record and list(np.shape(record["value"])) != list(record["shape"]):
+                        raise BadContent(STATE_ARRAYS, f"{group} variable {record['path']!r} of shape "
+                                         f"{tuple(record['shape'])}", f"shape {np.shape(record['value'])}")
+            numpy_rng = self.rng["numpy"]
+            if np.shape(numpy_rng[1]) != np.shape(np.random.get_state()[1]):
+                raise BadContent(STATE_ARRAYS, f"a numpy random state of shape {np.shape(np.random.get_state()[1])}",
+                                 f"shape {np.shape(numpy_rng[1])}")
+            recorded = sorted(tuple(r["shape"]) for g in _IN_WEIGHTS_FILE for r in self.variables.get(g, []))
+        except (KeyError, TypeError, IndexError) as e:
+            raise BadContent(STATE_JSON, "a trainctl training state", f"{type(e).__name__}: {e}") from None
+        if not recorded:
+            return  # nothing recorded to hold the weights file to
+        stored = _weights_file_shapes(self.weights_h5)
+        missing = _multiset_missing(recorded, stored)
+        if missing:
+            raise BadContent(WEIGHTS_FILE, f"arrays of the recorded shapes {missing[:3]}",
+                             f"shapes {sorted(set(stored))[:6]}")
 
 
 def capture(model, callbacks: Iterable = (), *, position: dict, extra: dict | None = None) -> TrainingState:

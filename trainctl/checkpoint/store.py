@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from trainctl.atomic import atomic_dir, sha256_file
-from trainctl.checkpoint.state import STATE_FILES, TrainingState
+from trainctl.checkpoint.state import STATE_FILES, BadContent, TrainingState
 
 CKPT_DIR = "ckpt"
 MANIFEST = "checkpoint.json"
@@ -56,7 +56,8 @@ _log = logging.getLogger(__name__)
 class CheckpointProblem:
     """Why one checkpoint failed verification: one record per bad file.
 
-    `problem` is one of "missing", "size", "sha256", "unlisted", "unreadable";
+    `problem` is one of "missing", "size", "sha256", "unlisted", "unreadable", "content"
+    (the sums match but the file does not hold what a checkpoint needs);
     `expected`/`actual` are sizes in bytes or sha256 hex digests (or an error text).
     """
 
@@ -207,7 +208,8 @@ class CheckpointStore:
     ) -> tuple[Path, Callable[[], TrainingState]] | None:
         """The newest sound checkpoint as `(path, load)`, or None if there is none.
 
-        Each checkpoint passed over because it failed verification is reported
+        Sound: its files match their sums and hold a readable state (read here, so
+        `load` only hands it over). Each checkpoint passed over is reported
         through `on_problem` (default: a logging warning), one call per bad file.
 
         Example:
@@ -220,9 +222,26 @@ class CheckpointStore:
             problems = self.verify(path) if verify else []
             for problem in problems:
                 report(problem)
-            if not problems:
-                return path, functools.partial(self.load, path, verify=False)
+            if problems:
+                continue
+            # Sums prove a file is what was written, not that it is sound: read it now, so a
+            # checkpoint with bad content is passed over like a damaged one.
+            try:
+                state = self.load(path, verify=False)
+            except CheckpointError as exc:
+                for problem in exc.problems:
+                    report(problem)
+                continue
+            return path, functools.partial(lambda s: s, state)
         return None
+
+    def meta(self, path: str | os.PathLike) -> dict:
+        """The `meta` a checkpoint was saved with (epoch, recipe sha256, recipe...); {} if unreadable."""
+        try:
+            meta = json.loads((Path(path) / MANIFEST).read_text(encoding="utf-8")).get("meta")
+        except (OSError, ValueError, AttributeError):
+            return {}
+        return meta if isinstance(meta, dict) else {}
 
     def load(self, path: str | os.PathLike, verify: bool = True) -> TrainingState:
         """Read one checkpoint; with `verify`, raise `CheckpointError` if a file does not match its sum."""
@@ -233,7 +252,15 @@ class CheckpointStore:
                 + ". Resume from the run directory to fall back to the newest sound checkpoint.",
                 problems,
             )
-        return TrainingState.read(path)
+        try:
+            return TrainingState.read(path)
+        except BadContent as exc:
+            problem = CheckpointProblem(path, exc.file, "content", exc.expected, exc.found)
+            raise CheckpointError(
+                f"checkpoint {path} is damaged: {problem}. "
+                "Resume from the run directory to fall back to the newest sound checkpoint.",
+                [problem],
+            ) from None
 
     def _prune(self, step: int) -> None:
         older = [p for p in reversed(self.list()) if int(p.name) < step]

@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
@@ -30,6 +31,10 @@ from typing import Any
 
 import numpy as np
 from tensorboardX import SummaryWriter
+
+# tensorboardX warns on every inf/NaN scalar; with `train.on_nonfinite: continue` they are
+# expected values, written as they are (the console already shows them).
+logging.getLogger("tensorboardX.x2num").setLevel(logging.ERROR)
 
 from trainctl.backend import keras
 from trainctl.logs.values import learning_rate, to_python

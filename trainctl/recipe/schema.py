@@ -330,6 +330,12 @@ class TrainSpec(_Strict):
                           "epoch, so results differ from `model.fit`."),
     ] = False
     initial_epoch: Annotated[int, Field(ge=0, description="Epoch to start counting from.")] = 0
+    on_nonfinite: Annotated[
+        Literal["fail", "continue"],
+        Field(description="When the loss becomes NaN or inf: `fail` stops the run with exit code 1; `continue` "
+                          "trains on as `model.fit` does (the values are logged, checkpointed and resumed as they "
+                          "are)."),
+    ] = "fail"
 
 
 # ------------------------------------------------------------------ run directory

@@ -63,6 +63,11 @@ def load_trained(target: str | Path, overrides: list[str] | None = None, data_fi
     run_dir = RunDir.open(target.parent if target.suffix == ".keras" else target)
     model_path = target if target.suffix == ".keras" else run_dir.model
     if not model_path.is_file():
+        manifest = run_dir.read_manifest()
+        if manifest.get("status") == "failed":
+            raise TrainctlError(f"{model_path} does not exist: the run failed (exit {manifest.get('exit_code')}: "
+                                f"{manifest.get('error')}). Fix the cause, then `trainctl resume {run_dir.path}` "
+                                "continues from its last checkpoint (or from step 0).")
         raise TrainctlError(f"{model_path} does not exist: the run has not finished. "
                             f"Resume it with `trainctl resume {run_dir.path}` first.")
     base_dir = run_dir.read_manifest().get("base_dir") or str(run_dir.path)

@@ -21,6 +21,7 @@ import json
 import math
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -90,10 +91,13 @@ class Checkpointer:
 
     def __init__(self, loaded, run_dir: RunDir, signals: _Signals, metrics_files, topology):
         from trainctl.checkpoint import CheckpointStore
+        from trainctl.recipe import dump_recipe
 
         self.topology = topology.to_dict()
         self.spec = loaded.spec.checkpoint
         self.recipe_sha256 = loaded.sha256
+        # The recipe itself too, so a resume can show how an edited RUN_DIR/recipe.yaml differs from it.
+        self.recipe_text = dump_recipe(loaded.document.data)
         self.run_dir = run_dir
         self.signals = signals
         self.metrics_files = metrics_files
@@ -117,7 +121,8 @@ class Checkpointer:
                                        "topology": self.topology,
                                        "datasets": [dataset_state(d) for d in self.datasets]})
             meta = {"epoch": pos.epoch, "step": pos.step, "global_step": pos.global_step,
-                    "recipe_sha256": self.recipe_sha256, "time": now(), "topology": self.topology}
+                    "recipe_sha256": self.recipe_sha256, "recipe": self.recipe_text, "time": now(),
+                    "topology": self.topology}
             self.flush()
             self._pending = self._writer.submit(self.store.save, state, pos.global_step, meta)
             if self.signals.multi_process:
@@ -282,7 +287,36 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
     """Train `loaded` into `run_dir`, from the beginning or from a checkpoint `state`.
 
     A checkpoint resumes only on the topology that wrote it, unless `allow_topology_change`.
+    Whatever ends the run (an error, a signal, success) is recorded in the manifest.
     """
+    with _end_recorded(run_dir):
+        return _train(loaded, run_dir, state, checkpoint_path, allow_topology_change)
+
+
+def _stop_before_training(signum, frame):
+    raise Interrupted("SIGTERM received before training started: stopped; nothing new was trained", EXIT_SIGTERM)
+
+
+@contextlib.contextmanager
+def _end_recorded(run_dir: RunDir):
+    """Record in the manifest how the run ended, on every path out of it (exit 1, 2, 130, 143, a crash).
+
+    Until the loop takes over signals, a SIGTERM raises here too, instead of killing the
+    process before the manifest says so. (With several processes SIGTERM is JAX's.)
+    """
+    single = distribution.process_count() == 1 and threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGTERM, _stop_before_training) if single else None
+    try:
+        yield
+    except BaseException as exc:
+        run_dir.record_end(exc)
+        raise
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
+
+
+def _train(loaded, run_dir: RunDir, state, checkpoint_path: Path | None, allow_topology_change: bool) -> RunResult:
     from trainctl.checkpoint import restore
     from trainctl.compile import build_compiled_model
     from trainctl.compile.callbacks import build_callbacks
@@ -314,10 +348,11 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
     position = Position.from_dict(state.position) if state is not None else Position(epoch=loaded.spec.train.initial_epoch)
     main = distribution.is_main_process()  # the only process that writes logs and the model
     files, log_callbacks = _logging_callbacks(loaded, run_dir, position, state) if main else (None, [])
-    guard = NaNGuard()
+    # `on_nonfinite: continue` asks for what `model.fit` does: train on, logging inf/NaN.
+    guard = [NaNGuard()] if loaded.spec.train.on_nonfinite == "fail" else []
     ckpt = loaded.spec.checkpoint
     plan = plan_execution(loaded.spec.compile.steps_per_execution,
-                          [*user_callbacks, history, guard, *log_callbacks],
+                          [*user_callbacks, history, *guard, *log_callbacks],
                           every_steps=ckpt.every_steps if ckpt.enabled else None, recipe_callbacks=user_callbacks,
                           processes=distribution.process_count())
     run_dir.update_manifest(steps_per_execution=plan.to_dict())
@@ -339,14 +374,14 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
 
         loop = Loop(
             model, splits.train, splits.validation, loaded.spec.train,
-            [*user_callbacks, history, guard, *log_callbacks],
+            [*user_callbacks, history, *guard, *log_callbacks],
             position=position,
             on_step=checkpointer.on_step,
             on_epoch_end=checkpointer.on_epoch_end,
             restore=restore_state if state is not None else None,
-            fresh_callbacks=(guard, *log_callbacks),
+            fresh_callbacks=(*guard, *log_callbacks),
             plan=plan,
-            lazy_logs=(guard, *log_callbacks),
+            lazy_logs=(*guard, *log_callbacks),
             checks=lambda model, validating: check_monitors(loaded, model, validating),
         )
         # A checkpoint taken after the last epoch still runs through the loop: it trains
@@ -354,12 +389,6 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
         # restore the best weights) before the model is saved.
         try:
             loop.run()
-        except TrainingFailed:
-            run_dir.update_manifest(status="failed", ended=now(), exit_code=1)
-            raise
-        except Interrupted as exc:
-            run_dir.update_manifest(status="interrupted", ended=now(), exit_code=exc.exit_code)
-            raise
         finally:
             checkpointer.close()
             for callback in log_callbacks:
@@ -374,9 +403,9 @@ def train(loaded, run_dir: RunDir, state=None, checkpoint_path: Path | None = No
         if streamed := splits.streamed():
             run_dir.update_manifest(data=streamed)
             _report_streamed(streamed)
-        run_dir.update_manifest(status="completed", ended=now(), exit_code=0,
-                                epochs_done=position.epoch, global_step=position.global_step,
+        run_dir.update_manifest(epochs_done=position.epoch, global_step=position.global_step,
                                 steps_per_execution={**plan.to_dict(), "fused": fused})
+        run_dir.record_end(None)
     if main:
         report.info(f"model saved to {run_dir.model}")
     return RunResult(run_dir.path, dict(history.history), "completed")
@@ -415,29 +444,36 @@ def start(loaded, out: str | Path | None, command: list[str], resume_existing: b
 
     `processes` joins this process to a multi-process run first; all of them share `out`.
     """
-    from trainctl.recipe import dump_recipe
-    from trainctl.atomic import write_text
-
     _join(processes)
     if out is None and distribution.process_count() > 1:
         raise TrainctlError(
             "a run over several processes needs --out: every process must use the same run directory "
             "(on a filesystem all hosts share).")
-    if out is not None and Path(out).exists() and RunDir(Path(out)).has_checkpoints():
-        if not resume_existing:
-            raise TrainctlError(
-                f"{out} already holds checkpoints of a run. Continue it with `trainctl resume {out}`, "
-                f"or pass --resume to continue when the recipe is unchanged, or choose another -o."
-            )
-        from trainctl.recipe import dump_recipe
-
-        return resume(out, overrides=[], allow_drift=False, new_text=dump_recipe(loaded.document.data),
-                      processes=processes)
     if out is None:
         run_dir = RunDir.create("runs", loaded.spec.name)
     else:
         run_dir = RunDir(Path(out))
         run_dir.path.mkdir(parents=True, exist_ok=True)
+    if distribution.is_main_process():
+        run_dir.lock()  # before anything is read or written: another process may be running here
+    try:
+        return _start_locked(loaded, run_dir, out, command, resume_existing, processes)
+    finally:
+        run_dir.unlock()
+
+
+def _start_locked(loaded, run_dir: RunDir, out, command, resume_existing, processes) -> RunResult:
+    from trainctl.recipe import dump_recipe
+    from trainctl.atomic import write_text
+
+    if out is not None and run_dir.has_checkpoints():
+        if not resume_existing:
+            raise TrainctlError(
+                f"{out} already holds checkpoints of a run. Continue it with `trainctl resume {out}`, "
+                f"or pass --resume to continue when the recipe is unchanged, or choose another -o."
+            )
+        return resume(out, overrides=[], allow_drift=False, new_text=dump_recipe(loaded.document.data),
+                      processes=processes)
     if distribution.is_main_process():
         write_text(run_dir.recipe, dump_recipe(loaded.document.data))
         run_dir.new_manifest(loaded, command)
@@ -445,49 +481,80 @@ def start(loaded, out: str | Path | None, command: list[str], resume_existing: b
     return train(loaded, run_dir)
 
 
+_NO_CHECKPOINT_YET = -2  # the step process 0 broadcasts for a run that never saved one (-1: none is sound)
+
+
+def _checkpoint_to_resume(store, ckpt_path: Path | None):
+    """`(path, state)` of the checkpoint to resume from, or `(None, None)` for a run that never saved one.
+
+    With several processes, process 0 picks the checkpoint and every process loads it.
+    """
+    if ckpt_path is not None:
+        return ckpt_path, store.load(ckpt_path)
+    report = get_reporter()
+    found, step = None, -1
+    if distribution.is_main_process():
+        found = store.latest(on_problem=lambda p: report.warn(f"skipping damaged checkpoint: {p}"))
+        step = int(found[0].name) if found else (-1 if store.list() else _NO_CHECKPOINT_YET)
+    step = distribution.broadcast_from_main(step)
+    if step == _NO_CHECKPOINT_YET:
+        return None, None
+    if step < 0:
+        raise TrainctlError(f"{store.ckpt_dir.parent} has no readable checkpoint to resume from")
+    if found:
+        return found[0], found[1]()
+    ckpt_path = {int(p.name): p for p in store.list()}.get(step)
+    if ckpt_path is None:
+        raise TrainctlError(
+            f"process {distribution.process_index()} does not see checkpoint {step} that process 0 "
+            f"chose in {store.ckpt_dir}: the run directory must be on a filesystem all processes share.")
+    return ckpt_path, store.load(ckpt_path)
+
+
 def resume(path: str | Path, overrides: list[str], allow_drift: bool, new_text: str | None = None,
            processes: distribution.ProcessOptions | None = None) -> RunResult:
     """Continue the run at `path` (RUN_DIR, RUN_DIR/ckpt or RUN_DIR/ckpt/<step>) from its checkpoint.
 
+    A run that never saved a checkpoint starts again from step 0, as a fresh run would.
     With several `processes`, process 0 picks the checkpoint and every process loads it.
     """
-    from trainctl.checkpoint import CheckpointStore, resolve_checkpoint
-    from trainctl.runner.drift import check_drift
+    from trainctl.checkpoint import resolve_checkpoint
 
     _join(processes)
-    run_path, ckpt_path = resolve_checkpoint(path)
+    try:
+        run_path, ckpt_path = resolve_checkpoint(path)
+    except (OSError, ValueError) as exc:
+        raise TrainctlError(str(exc)) from None
     run_dir = RunDir.open(run_path)
-    loaded = check_drift(run_dir, overrides, allow_drift, new_text)
-    store = CheckpointStore(run_dir.ckpt, keep=loaded.spec.checkpoint.keep)
-    report = get_reporter()
-    if ckpt_path is None:
-        found = None
-        if distribution.is_main_process():
-            found = store.latest(on_problem=lambda p: report.warn(f"skipping damaged checkpoint: {p}"))
-        step = distribution.broadcast_from_main(int(found[0].name) if found else -1)
-        if step < 0:
-            raise TrainctlError(f"{run_dir.path} has no readable checkpoint to resume from")
-        if found:
-            ckpt_path, load = found
-            state = load()
-        else:
-            ckpt_path = {int(p.name): p for p in store.list()}.get(step)
-            if ckpt_path is None:
-                raise TrainctlError(
-                    f"process {distribution.process_index()} does not see checkpoint {step} that process 0 "
-                    f"chose in {store.ckpt_dir}: the run directory must be on a filesystem all processes share.")
-            state = store.load(ckpt_path)
-    else:
-        state = store.load(ckpt_path)
-    if _finished(run_dir, state.position, loaded.spec.train.epochs):
+    if distribution.is_main_process():
+        run_dir.lock()
+    try:
+        return _resume_locked(run_dir, ckpt_path, overrides, allow_drift, new_text)
+    finally:
+        run_dir.unlock()
+
+
+def _resume_locked(run_dir: RunDir, ckpt_path, overrides, allow_drift, new_text) -> RunResult:
+    from trainctl.checkpoint import CheckpointStore
+    from trainctl.runner.drift import check_drift
+
+    store = CheckpointStore(run_dir.ckpt)
+    ckpt_path, state = _checkpoint_to_resume(store, ckpt_path)
+    loaded = check_drift(run_dir, overrides, allow_drift, new_text,
+                         recorded=store.meta(ckpt_path) if ckpt_path is not None else None)
+    if state is not None and _finished(run_dir, state.position, loaded.spec.train.epochs):
         epochs = loaded.spec.train.epochs
-        report.info(f"{run_dir.path} is already complete ({state.position.get('epoch')} of {epochs} epochs"
-                    f"{', stopped early' if state.position.get('stopped') else ''}; model in {run_dir.model}): "
-                    f"nothing to train. To train longer, raise train.epochs: trainctl resume {run_dir.path} "
-                    f"train.epochs=N")
+        get_reporter().info(
+            f"{run_dir.path} is already complete ({state.position.get('epoch')} of {epochs} epochs"
+            f"{', stopped early' if state.position.get('stopped') else ''}; model in {run_dir.model}): "
+            f"nothing to train. To train longer, raise train.epochs: trainctl resume {run_dir.path} train.epochs=N")
         history = run_dir.path / "history.json"
         return RunResult(run_dir.path, json.loads(history.read_text()) if history.is_file() else {}, "completed")
-    run_dir.update_manifest(status="running")
+    run_dir.update_manifest(status="running", ended=None, exit_code=None, error=None)
+    if state is None:
+        get_reporter().info(f"{run_dir.path} has no checkpoint yet: training from step 0")
+        run_dir.add_event("resume", checkpoint=None, global_step=0)
+        return train(loaded, run_dir)
     run_dir.add_event("resume", checkpoint=str(ckpt_path), global_step=state.position.get("global_step"))
     return train(loaded, run_dir, state=state, checkpoint_path=ckpt_path, allow_topology_change=allow_drift)
 
