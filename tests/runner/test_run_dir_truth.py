@@ -7,7 +7,6 @@ Each test drives the real `trainctl` in a subprocess.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import time
 from pathlib import Path

@@ -59,15 +59,7 @@ def uninterrupted(sweep_file) -> Path:
 def test_grid_killed_and_resumed_runs_each_planned_trial_once_and_equals_the_uninterrupted(
         sweep_file, uninterrupted, tmp_path):
     out = tmp_path / "killed"
-    proc = subprocess.Popen([*trainctl_cmd(), "sweep", str(sweep_file), "-o", str(out)], env=cli_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    second = out / "trials" / "trial-001" / "ckpt"
-    deadline = time.monotonic() + 900
-    while not (second.is_dir() and any(p.name[0].isdigit() for p in second.iterdir())):
-        assert proc.poll() is None and time.monotonic() < deadline
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # the controller and its trials, at once
-    proc.wait()
+    kill_when_second_trial_checkpointed(sweep_file, out)
     first = out / "trials" / "trial-000"
     first_manifest = (first / "manifest.json").read_text()
     assert json.loads(first_manifest)["status"] == "completed"
@@ -103,3 +95,17 @@ def test_grid_killed_and_resumed_runs_each_planned_trial_once_and_equals_the_uni
     assert listing.index(ranked[0][0]) < listing.index(ranked[-1][0])
     # Each trial is an ordinary run directory.
     assert run_cli("resume", out / "trials" / "trial-002").returncode == 0
+
+
+def kill_when_second_trial_checkpointed(sweep_file: Path, out: Path) -> None:
+    """Start `trainctl sweep` in its own process group; SIGKILL the controller and its trials at once
+    as soon as the second trial has a checkpoint."""
+    proc = subprocess.Popen([*trainctl_cmd(), "sweep", str(sweep_file), "-o", str(out)], env=cli_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    second = out / "trials" / "trial-001" / "ckpt"
+    deadline = time.monotonic() + 900
+    while not (second.is_dir() and any(p.name[0].isdigit() for p in second.iterdir())):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import time
 
 import pytest
 
 from tests.conftest import FIXTURES, cli_env, run_cli, trainctl_cmd
-from tests.sweep.test_sweep_resume import _events, _same_trial
+from tests.sweep.test_sweep_resume import _events, _same_trial, kill_when_second_trial_checkpointed
 
 pytestmark = pytest.mark.slow
 
@@ -41,15 +38,7 @@ seed: 3
     run_cli("sweep", sweep, "-o", reference, check=True, timeout=1800)
 
     out = tmp_path / "killed"
-    proc = subprocess.Popen([*trainctl_cmd(), "sweep", str(sweep), "-o", str(out)], env=cli_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    second = out / "trials" / "trial-001" / "ckpt"
-    deadline = time.monotonic() + 900
-    while not (second.is_dir() and any(p.name[0].isdigit() for p in second.iterdir())):
-        assert proc.poll() is None and time.monotonic() < deadline
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_when_second_trial_checkpointed(sweep, out)
     run_cli("sweep", sweep, "-o", out, "--resume", check=True, timeout=1800)
 
     ref_trials, trials = _study(reference).trials, _study(out).trials

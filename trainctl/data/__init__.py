@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import numpy as np
 
 from trainctl.data.checks import check_split
 from trainctl.data.sources import SourceContext, load_source

@@ -234,7 +234,7 @@ def predict(target: str | Path, out: str | Path, *, split: str | None = None, da
             "fingerprint": fingerprint, "rows": begin + rows, "reader": reader_state, "writer": state}))
 
     # One writer thread: chunk k is written and fsynced while chunk k+1 is predicted, in order.
-    pending = None
+    pending, pending_rows = None, 0
     try:
         with ThreadPoolExecutor(1) as io_thread:
             for begin, arrays in reader.chunks(start):
