@@ -11,6 +11,14 @@ from trainctl.recipe import load_recipe
 
 REPO = Path(__file__).resolve().parents[2]
 
+
+@pytest.fixture(autouse=True)
+def _recipes_dir_not_on_sys_path(monkeypatch):
+    """tests/reference puts recipes/ on sys.path (its builders import `components`); a recipe
+    check would then see a `components` beside a test recipe as shadowing an installed one."""
+    recipes = str(REPO / "recipes")
+    monkeypatch.setattr("sys.path", [p for p in __import__("sys").path if p != recipes])
+
 # A small valid functional recipe; tests replace one line or add keys to break it.
 MNIST = """\
 name: t

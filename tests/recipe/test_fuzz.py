@@ -298,7 +298,7 @@ def hostile_case(rnd: random.Random, workdir: Path, n: int) -> Path:
 # Runs in the limited child: validates each path in-process through the CLI's `main`, as
 # `trainctl validate` does, and prints one JSON line per case and a summary.
 _CHILD = r"""
-import contextlib, io, json, resource, sys, time
+import contextlib, io, json, sys, time
 from trainctl.cli import main
 with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
     try:  # warm up: the first validate pays for lazy imports, not for the case
@@ -318,7 +318,9 @@ for path in sys.argv[2:]:
             code = f"{type(exc).__name__}: {exc}"[:500]
     print(json.dumps({"path": path, "code": code, "err": err.getvalue()[:2000],
                       "seconds": time.perf_counter() - t0}), flush=True)
-print(json.dumps({"peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}), flush=True)
+# VmHWM, not getrusage: ru_maxrss survives fork and exec, so it would report the (large) test process.
+peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"peak_rss_kib": peak}), flush=True)
 """
 
 

@@ -40,9 +40,11 @@ def _weights(run_dir: Path) -> list:
 
 
 def test_failure_inside_keras_is_recorded_not_left_running(tmp_path):
-    # AUC on 10-class sparse labels fails inside Keras's metric update, at the first step.
+    # A one-hot loss on class indices fails inside Keras's loss, at the first step (no check before
+    # training knows every loss's label form; metrics are checked, so AUC would be exit 2 now).
     run_dir = tmp_path / "run"
-    proc = run_cli("run", RECIPES / "mnist_mlp.yaml", "--smoke", "compile.metrics=[AUC]", "-o", run_dir)
+    proc = run_cli("run", RECIPES / "mnist_mlp.yaml", "--smoke", "compile.loss=CategoricalCrossentropy",
+                   "compile.metrics=[]", "-o", run_dir)
     assert proc.returncode == 1, proc.stderr
     manifest = _manifest(run_dir)
     assert manifest["status"] == "failed" and manifest["exit_code"] == 1 and manifest["ended"]

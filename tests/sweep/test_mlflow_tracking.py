@@ -50,6 +50,8 @@ def test_killed_and_resumed_run_logs_every_epoch_exactly_once(mlflow_server, tmp
         flag.unlink()  # epoch 1's checkpoint completes
         _wait_for(flag.exists, "the second checkpoint", proc)
         # Epoch 2's checkpoint is held; training goes on and logs epochs 2 and 3 meanwhile.
+        # The run id is recorded by the tracker's thread once the server has answered.
+        _wait_for((run_dir / "mlflow.json").exists, "mlflow.json", proc)
         run_id = json.loads((run_dir / "mlflow.json").read_text())["run_id"]
         _wait_for(lambda: len(client.get_metric_history(run_id, "loss")) == 3, "epochs 2-3 on the server", proc)
     finally:
