@@ -13,11 +13,16 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
-def _recipes_dir_not_on_sys_path(monkeypatch):
-    """tests/reference puts recipes/ on sys.path (its builders import `components`); a recipe
-    check would then see a `components` beside a test recipe as shadowing an installed one."""
+def _recipes_components_not_importable(monkeypatch):
+    """tests/reference puts recipes/ on sys.path and imports its `components` (the builders use it);
+    a recipe check would then see a `components` beside a test recipe as shadowing an installed one."""
+    import sys
+
     recipes = str(REPO / "recipes")
-    monkeypatch.setattr("sys.path", [p for p in __import__("sys").path if p != recipes])
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != recipes])
+    for name in [m for m in sys.modules if m == "components" or m.startswith("components.")]:
+        monkeypatch.delitem(sys.modules, name)
+
 
 # A small valid functional recipe; tests replace one line or add keys to break it.
 MNIST = """\
