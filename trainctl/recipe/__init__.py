@@ -17,13 +17,12 @@ import hashlib
 from pathlib import Path
 
 import yaml
-from pydantic import ValidationError
 
 from trainctl.errors import RecipeInvalid
 from trainctl.recipe.catalog import locate
 from trainctl.recipe.loader import Document, apply_overrides, load_document, parse_document
 from trainctl.recipe.schema import Recipe
-from trainctl.recipe.structure import structure_errors
+from trainctl.recipe.structure import validate_document
 
 __all__ = ["LoadedRecipe", "Recipe", "load_recipe", "load_recipe_text", "dump_recipe"]
 
@@ -50,12 +49,7 @@ def dump_recipe(data: dict) -> str:
 def _validate(doc: Document, base_dir: Path) -> LoadedRecipe:
     from trainctl.recipe.validate import semantic_errors
 
-    if not isinstance(doc.data, dict):
-        raise RecipeInvalid([doc.error((), "a recipe must be a mapping of sections (name, data, model, ...)")])
-    try:
-        spec = Recipe.model_validate(doc.data)
-    except ValidationError as exc:
-        raise RecipeInvalid(structure_errors(exc, doc, Recipe)) from None
+    spec = validate_document(doc, Recipe, "a recipe must be a mapping of sections (name, data, model, ...)")
     loaded = LoadedRecipe(spec=spec, document=doc, base_dir=base_dir)
     errors = semantic_errors(loaded)
     if errors:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from trainctl.errors import RecipeError
+from trainctl.errors import RecipeError, RecipeInvalid
 from trainctl.recipe.context import describe
 from trainctl.recipe.loader import Document
 
@@ -121,6 +121,21 @@ _TYPE_WORDS = {
     "list_type": "a list",
     "none_required": "null",
 }
+
+
+def validate_document(doc: Document, root: type[BaseModel], not_a_mapping: str) -> BaseModel:
+    """`root` validated from `doc`'s data; every problem raised as one `RecipeInvalid`, positioned in `doc`.
+
+    Example:
+
+        >>> spec = validate_document(doc, Recipe, "a recipe must be a mapping of sections")
+    """
+    if not isinstance(doc.data, dict):
+        raise RecipeInvalid([doc.error((), not_a_mapping)])
+    try:
+        return root.model_validate(doc.data)
+    except ValidationError as exc:
+        raise RecipeInvalid(structure_errors(exc, doc, root)) from None
 
 
 def structure_errors(exc: ValidationError, doc: Document, root: type[BaseModel]) -> list[RecipeError]:

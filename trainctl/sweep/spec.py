@@ -32,11 +32,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from trainctl.errors import RecipeError, RecipeInvalid
 from trainctl.recipe.loader import Document, Pos, load_document
-from trainctl.recipe.structure import did_you_mean, structure_errors
+from trainctl.recipe.structure import did_you_mean, validate_document
 
 
 class _Strict(BaseModel):
@@ -206,12 +206,7 @@ def load_sweep(path: str | Path) -> Sweep:
     """Load and validate SWEEP.yaml, and every trial's overrides against its recipe (see module doc)."""
     path = Path(path)
     doc = load_document(path)
-    if not isinstance(doc.data, dict):
-        raise RecipeInvalid([doc.error((), "a sweep must be a mapping (recipe, grid/random/search, metric, ...)")])
-    try:
-        spec = SweepSpec.model_validate(doc.data)
-    except ValidationError as exc:
-        raise RecipeInvalid(structure_errors(exc, doc, SweepSpec)) from None
+    spec = validate_document(doc, SweepSpec, "a sweep must be a mapping (recipe, grid/random/search, metric, ...)")
     sweep = Sweep(spec, doc, locate_recipe(spec.recipe, path, doc), path.read_text(encoding="utf-8"))
     _check_against_recipe(sweep)
     return sweep
