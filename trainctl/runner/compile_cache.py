@@ -5,15 +5,20 @@ and test steps, the step for the last, smaller batch. On CPU that is most of the
 time before the first step. With the cache, a second run of a recipe (or a resume)
 loads them from disk instead; the compiled code is the same, so results are too.
 
-Where: `$TRAINCTL_COMPILE_CACHE` if set, else `${XDG_CACHE_HOME:-~/.cache}/trainctl/jax`.
-`TRAINCTL_COMPILE_CACHE=off` (what `--no-compile-cache` sets) turns it off. The
-directory only grows (unless the `filelock` package is installed, which lets JAX
-evict the least recently used entries beyond `MAX_BYTES`); deleting it is always safe.
+Where: `$TRAINCTL_COMPILE_CACHE` if set, else `${XDG_CACHE_HOME:-~/.cache}/trainctl/jax`,
+in a folder per JAX version (`jax-0.10.2/`). `TRAINCTL_COMPILE_CACHE=off` (what
+`--no-compile-cache` sets) turns it off. JAX evicts the least recently used entries
+beyond `MAX_BYTES` (with `filelock`, a dependency for this); deleting it is always safe.
+
+One folder per JAX version, all written with eviction on: JAX's eviction reads an
+access-time file beside every entry, and an entry written without one (by a process
+that did not evict, such as another JAX version's) made every later write to the
+folder fail with a warning, so that new programs were compiled again in every run.
 
 Example:
 
     >>> enable_compile_cache()
-    PosixPath('/home/me/.cache/trainctl/jax')
+    PosixPath('/home/me/.cache/trainctl/jax/jax-0.10.2')
 """
 
 from __future__ import annotations
@@ -37,6 +42,12 @@ def compile_cache_dir() -> Path | None:
     return Path(base) / "trainctl" / "jax"
 
 
+def _versioned(path: Path) -> Path:
+    import jax
+
+    return path / f"jax-{jax.__version__}"
+
+
 def enable_compile_cache() -> Path | None:
     """Point JAX's persistent compilation cache at `compile_cache_dir()` (or turn it off); returns the directory.
 
@@ -48,6 +59,7 @@ def enable_compile_cache() -> Path | None:
 
     path = compile_cache_dir()
     if path is not None:
+        path = _versioned(path)
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -61,10 +73,5 @@ def enable_compile_cache() -> Path | None:
         return None
     jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    try:
-        import filelock  # noqa: F401  (JAX needs it to evict)
-    except ImportError:
-        pass
-    else:
-        jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
+    jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
     return path
