@@ -31,6 +31,9 @@ What each piece is, and where trainctl uses it:
   (`keras.src.backend.common.global_state`, `keras.src.random.seed_generator`): the
   generator behind `keras.random.*(seed=None)` and default initializers, which a
   checkpoint saves and a resume restores; checkpoint/state.py.
+- `H5IOStore`, `save_state` (`keras.src.saving.saving_lib`): the weights file's store and
+  the walk of `save_weights` over a model; checkpoint/state.py records the walk once and
+  writes each checkpoint's weights file from a copy of the values, off the training thread.
 - `activations_src`, `losses_src`, `metrics_src`, `optimizers_src`, `compile_utils`,
   `dtypes_src` (`keras.src.{activations,losses,metrics,optimizers}`,
   `keras.src.trainers.compile_utils`, `keras.src.backend.common.dtypes`): the name tables
@@ -67,6 +70,8 @@ try:
     from keras.src.backend.jax.trainer import JAXEpochIterator
     from keras.src.distribution import distribution_lib
     from keras.src.random.seed_generator import GLOBAL_SEED_GENERATOR, global_seed_generator
+    from keras.src.saving.saving_lib import H5IOStore
+    from keras.src.saving.saving_lib import _save_state as save_state
     from keras.src.trainers import compile_utils
     from keras.src.trainers.data_adapters import array_slicing, data_adapter_utils
     from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
@@ -82,7 +87,8 @@ except ImportError as exc:  # a Keras outside the tested range moved something
     ) from exc
 
 __all__ = [
-    "ArrayDataAdapter", "GLOBAL_SEED_GENERATOR", "JAXEpochIterator", "activations_src", "array_slicing",
+    "ArrayDataAdapter", "GLOBAL_SEED_GENERATOR", "H5IOStore", "JAXEpochIterator", "activations_src", "array_slicing",
     "compile_utils", "data_adapter_utils", "distribution_lib", "dtypes_src", "global_seed_generator",
     "global_state", "is_default", "is_nnx_enabled", "losses_src", "metrics_src", "optimizers_src", "python_utils",
+    "save_state",
 ]

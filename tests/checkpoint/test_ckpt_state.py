@@ -177,3 +177,46 @@ def test_capture_keeps_callback_data_and_skips_objects():
 def test_capture_refuses_position_that_is_not_plain_data():
     with pytest.raises(Unsupported, match="position"):
         capture(build_model(), position={"sampler": object()})
+
+
+def test_weights_snapshot_is_the_file_save_weights_writes(tmp_path):
+    # The walk of `save_weights` is recorded once and each snapshot copies only the values;
+    # the file made later from it is byte for byte the one `save_weights` writes now.
+    from trainctl.checkpoint.state import WeightsSnapshot
+
+    keras.utils.set_random_seed(SEED)
+    model = build_model()
+    for epoch in range(3):
+        fit(model, [], epoch, epoch + 1)
+        snapshot = WeightsSnapshot.of(model)
+        model.save_weights(tmp_path / "now.weights.h5")
+        fit(model, [], epoch + 1, epoch + 2)  # trains on before the file is made
+        assert bytes(snapshot) == (tmp_path / "now.weights.h5").read_bytes()
+    assert model._trainctl_weights_walk[1] is not None  # the recorded walk was used
+
+
+class _StoresADerivedArray(keras.layers.Layer):
+    def build(self, input_shape):
+        self.scale = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+
+    def call(self, x):
+        return x * self.scale
+
+    def save_own_variables(self, store):
+        store["0"] = self.scale.numpy() * 2  # not the variable: a walk recorded once would go stale
+
+    def load_own_variables(self, store):
+        self.scale.assign(store["0"] / 2)
+
+
+def test_weights_snapshot_of_a_layer_storing_derived_arrays_is_made_at_once(tmp_path):
+    from trainctl.checkpoint.state import WeightsSnapshot
+
+    model = keras.Sequential([keras.Input((3,)), _StoresADerivedArray(), keras.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
+    snapshot = WeightsSnapshot.of(model)
+    model.save_weights(tmp_path / "now.weights.h5")
+    model.fit(np.ones((4, 3)), np.zeros((4, 2)), verbose=0)
+    assert model._trainctl_weights_walk[1] is None
+    assert bytes(snapshot) == (tmp_path / "now.weights.h5").read_bytes()

@@ -107,7 +107,8 @@ class TrainingState:
     """A snapshot of a training run; see the module docstring.
 
     Attributes:
-        weights_h5: bytes of a Keras `.weights.h5` file (model weights and optimizer).
+        weights_h5: bytes of a Keras `.weights.h5` file (model weights and optimizer), or
+            a `WeightsSnapshot` that makes them when the state is written.
         variables: group name (`GROUPS`) -> one record per variable, in the model's
             order: `{"path", "shape", "dtype"}`, plus `"value"` (a numpy array) for
             the groups not in the weights file.
@@ -118,7 +119,7 @@ class TrainingState:
         extra: anything else the caller wants back, stored verbatim.
     """
 
-    weights_h5: bytes
+    weights_h5: "bytes | WeightsSnapshot"
     variables: dict[str, list[dict]]
     rng: dict
     callbacks: list[dict]
@@ -132,7 +133,7 @@ class TrainingState:
         renames into place once complete (`CheckpointStore.save` does).
         """
         directory = Path(directory)
-        (directory / WEIGHTS_FILE).write_bytes(self.weights_h5)
+        (directory / WEIGHTS_FILE).write_bytes(bytes(self.weights_h5))
         doc, arrays = codec.encode(
             {
                 "format_version": FORMAT_VERSION,
@@ -202,7 +203,7 @@ class TrainingState:
             raise BadContent(STATE_JSON, "a trainctl training state", f"{type(e).__name__}: {e}") from None
         if not recorded:
             return  # nothing recorded to hold the weights file to
-        stored = _weights_file_shapes(self.weights_h5)
+        stored = _weights_file_shapes(bytes(self.weights_h5))
         missing = _multiset_missing(recorded, stored)
         if missing:
             raise BadContent(WEIGHTS_FILE, f"arrays of the recorded shapes {missing[:3]}",
@@ -242,7 +243,7 @@ def capture(model, callbacks: Iterable = (), *, position: dict, extra: dict | No
                 record["value"] = np.array(v.numpy())
         variables[group] = records
     return TrainingState(
-        weights_h5=_weights_file_bytes(model),
+        weights_h5=WeightsSnapshot.of(model),
         variables=variables,
         rng=_capture_rng(),
         callbacks=[_capture_callback(cb) for cb in callbacks],
@@ -276,7 +277,7 @@ def restore(state: TrainingState, model, callbacks: Iterable | None = None) -> N
 
     with tempfile.TemporaryDirectory(prefix="trainctl-restore-") as tmp:
         path = Path(tmp) / WEIGHTS_FILE
-        path.write_bytes(state.weights_h5)
+        path.write_bytes(bytes(state.weights_h5))
         model.load_weights(path)
     for group in GROUPS:
         if group not in _IN_WEIGHTS_FILE:
@@ -326,6 +327,98 @@ def _variables_of(model) -> dict[str, list]:
 
 def _spec(v) -> dict:
     return {"path": v.path, "shape": [int(d) for d in v.shape], "dtype": str(v.dtype)}
+
+
+class WeightsSnapshot:
+    """The values of `model.save_weights(...)` now, made into the file's bytes later (`bytes(snapshot)`).
+
+    `save_weights` walks the whole model in Python (tens of milliseconds for a small
+    one) before writing a few arrays; a checkpoint captured every epoch would stop
+    training that long. The walk is recorded once per model (which store entries get
+    which variables) and each snapshot copies only the values, so the file can be
+    written on the checkpoint thread while training goes on. The file is Keras's own
+    `H5IOStore` fed the entries in the walk's order; a model whose layers store anything
+    other than their variables gets its file made at once, as `save_weights` makes it.
+
+    Example:
+
+        >>> snapshot = WeightsSnapshot.of(model)  # on the training thread
+        >>> data = bytes(snapshot)  # anywhere, any time after
+    """
+
+    def __init__(self, entries: list | None = None, data: bytes | None = None):
+        self.entries = entries  # [(path, metadata, [(key, numpy value)])]
+        self.data = data
+
+    @classmethod
+    def of(cls, model) -> "WeightsSnapshot":
+        """A snapshot of `model`'s weights file (synced: in a JAX fit loop, after `jax_state_sync()`)."""
+        walk = cls._walk(model)
+        if walk is None:
+            return cls(data=_weights_file_bytes(model))
+        return cls(entries=[(path, metadata, [(key, np.array(v.numpy())) for key, v in items])
+                            for path, metadata, items in walk])
+
+    @classmethod
+    def _walk(cls, model) -> list | None:
+        from trainctl.keras_internals import H5IOStore, keras, save_state
+
+        optimizer = getattr(model, "optimizer", None)
+        ids = tuple(id(v) for v in [*model.variables, *(optimizer.variables if optimizer is not None else [])])
+        cached = getattr(model, "_trainctl_weights_walk", None)  # (variable ids, entries), kept on the model
+        if cached is not None and cached[0] == ids:
+            return cached[1]
+
+        class Recorder(H5IOStore):
+            def __init__(self):  # no file: only what would go into one
+                self.entries = []
+
+            def __bool__(self):
+                return True
+
+            def make(self, path, metadata=None):
+                self.entries.append((path, metadata, []))
+                return self
+
+            def __setitem__(self, key, value):
+                self.entries[-1][2].append((key, value))
+
+        recorder = Recorder()
+        save_state(model, weights_store=recorder, assets_store=None, inner_path="", visited_saveables=set())
+        optimizer_variables = list(optimizer.variables) if optimizer is not None else []
+
+        def variables(items):
+            if all(isinstance(v, keras.Variable) for _, v in items):
+                return items
+            # Keras's optimizers store `variable.numpy()` of each of their variables, in order.
+            if len(items) == len(optimizer_variables) and all(
+                    isinstance(v, np.ndarray) and v.dtype == o.numpy().dtype
+                    and np.array_equal(v, o.numpy(), equal_nan=True)
+                    for (_, v), o in zip(items, optimizer_variables)):
+                return [(key, o) for (key, _), o in zip(items, optimizer_variables)]
+            return None
+
+        entries = [(path, metadata, variables(items)) for path, metadata, items in recorder.entries
+                   if items or metadata]
+        plain = all(items is not None for _, _, items in entries)
+        walk = entries if plain else None
+        object.__setattr__(model, "_trainctl_weights_walk", (ids, walk))  # not a tracked attribute
+        return walk
+
+    def __bytes__(self) -> bytes:
+        if self.data is None:
+            from trainctl.keras_internals import H5IOStore
+
+            with tempfile.TemporaryDirectory(prefix="trainctl-capture-") as tmp:
+                path = Path(tmp) / WEIGHTS_FILE
+                store = H5IOStore(path, mode="w")
+                for entry_path, metadata, items in self.entries:
+                    store.make(entry_path, metadata=metadata)
+                    for key, value in items:
+                        store[key] = value
+                store.close()
+                self.data, self.entries = path.read_bytes(), None
+        return self.data
 
 
 def _weights_file_bytes(model) -> bytes:
