@@ -60,9 +60,34 @@ def test_steps_per_execution_gives_the_same_run(reference, tmp_path, overrides, 
     assert ours[2:] == ref[2:]
     assert _manifest(run_dir)["global_step"] == _manifest(reference)["global_step"]
     plan = _manifest(run_dir)["steps_per_execution"]
-    expected = {"auto": (10, "on"), "auto-epoch-long": (32, "on"),  # fused, as long as boundaries or epochs allow
-                "explicit-7": (7, "off: compile.steps_per_execution is a number")}
-    assert (plan["max_steps"], plan["fused"]) == expected[request.node.callspec.id]
+    expected = {"auto": (10, "on", "on"), "auto-epoch-long": (32, "on", "on"),  # as long as boundaries allow
+                "explicit-7": (7, "off: compile.steps_per_execution is a number", "off")}
+    assert (plan["max_steps"], plan["fused"], plan["fused_validation"]) == expected[request.node.callspec.id]
+
+
+@pytest.mark.parametrize("overrides", [
+    ("data.validation.slice=[-500, null]",),  # 7 full batches fused, the last of 52 on its own
+    ("train.validation_steps=5",),  # fewer batches than the data has
+    ("data.validation.slice=[-500, null]", "train.validation_batch_size=100", "checkpoint.every_steps=null"),
+], ids=["partial-batch", "validation-steps", "validation-batch-size"])
+def test_fused_validation_equals_keras_evaluate(tmp_path, overrides, monkeypatch):
+    # Validation as one scan over batches on the device gives Keras's evaluate, to the last bit.
+    monkeypatch.setattr("trainctl.runner.execution.TARGET_SECONDS", 60.0)
+    quick = ("train.epochs=2", "data.train.slice=[0, 1024]")
+    reference = _train(tmp_path / "ref", *quick, *overrides, "compile.steps_per_execution=1")
+    run_dir = _train(tmp_path / "run", *quick, *overrides)
+    ours, ref = _state(run_dir), _state(reference)
+    assert ours[2:] == ref[2:]
+    assert any(key.startswith("val_") for key in ours[2])
+    assert _manifest(run_dir)["steps_per_execution"]["fused_validation"] == "on"
+
+
+def test_validation_is_not_fused_for_a_callback_that_sees_validation_batches(tmp_path, monkeypatch):
+    monkeypatch.setattr("trainctl.runner.execution.TARGET_SECONDS", 60.0)
+    run_dir = _train(tmp_path / "run", "train.epochs=2", "data.train.slice=[0, 1024]", "checkpoint.every_steps=null",
+                     "imports=[validation_hooks]", "callbacks=[{class: 'validation_hooks:CountValidationBatches'}]")
+    plan = _manifest(run_dir)["steps_per_execution"]
+    assert (plan["fused"], plan["fused_validation"]) == ("on", "off")
 
 
 def test_checkpoints_and_batch_rows_land_on_their_steps(tmp_path):

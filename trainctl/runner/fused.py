@@ -1,10 +1,11 @@
-"""One compiled call for a whole execution: Keras's train step under `jax.lax.scan`, checked once.
+"""One compiled call for a whole execution: Keras's train (or test) step under `jax.lax.scan`, checked.
 
 Keras's JAX trainer runs `steps_per_execution` steps as that many calls of the jitted
 train step; on CPU, for a small model, the cost of a call (arguments in, state out,
 the batch copied to the device) is as large as the step itself. Here an execution of
-`steps` equal-shaped batches is one call: the batches are stacked and the same
-`train_step` runs over them in a `lax.scan`, the state never leaving the device.
+equal-shaped batches is one call: the batches are stacked and the same `train_step`
+runs over them in a `lax.scan`, the state never leaving the device. Validation is
+fused the same way, with `test_step` (`FusedSteps(model, steps, step="test")`).
 
 Array data (NumPy arrays through Keras's array adapter) is put on the device once
 (`DeviceArrays`): its epoch iterator then yields the indices of each batch, drawn
@@ -12,9 +13,13 @@ from NumPy's global RNG exactly as Keras's adapter draws them, and a fused execu
 sends only its indices and gathers the batches inside the scan. Executions that are
 not fused get their batches sliced on the host from the same arrays, as Keras does.
 
+Only executions of the planned length are fused: each other length would be a trace
+and a compile (0.3 to 0.8 s for an MLP on CPU), more than running the few steps
+left at the end of an epoch as separate calls saves in tens of epochs.
+
 That the scan gives the weights of separate calls bit for bit is what XLA does on the
-models tried, not a promise. So the first fused execution of a run is also run as
-separate calls, from a copy of the state, and every array of both results compared:
+models tried, not a promise. So the first fused execution is also run as separate
+calls, from a copy of the state, and every array of both results compared:
 if anything differs, the separate calls' result is kept and the run goes on without
 fusing. Either way the run equals `model.fit`'s.
 
@@ -36,19 +41,21 @@ DEVICE_MAX_BYTES = 2 * 1024**3  # array data beyond this stays on the host
 
 
 class FusedSteps:
-    """Runs executions of `steps` batches as one `lax.scan` call, or as Keras does when they cannot be.
+    """Runs executions of equal-shaped batches as one `lax.scan` call, or as Keras does when they cannot be.
 
     Args:
-        model: a compiled Keras model whose train function is made.
+        model: a compiled Keras model whose train (test) function is made.
         steps: the execution length that is fused (others run as separate calls).
+        step: `"train"` (Keras's `train_step` and `train_function`) or `"test"` (validation).
 
     Attributes:
         status: "on" (fused, checked), "pending" (not checked yet) or "off: <why>".
     """
 
-    def __init__(self, model, steps: int):
+    def __init__(self, model, steps: int, step: str = "train"):
         self.model = model
         self.steps = steps
+        self.step = step
         self.status = "pending"
         reason = _cannot_fuse(model, steps)
         if reason:
@@ -57,19 +64,20 @@ class FusedSteps:
         self._scan = jax.jit(self._scan_steps, donate_argnums=0)
         self._gather_scan = jax.jit(self._gather_steps, donate_argnums=0)
 
-    def _scan_steps(self, state, stacked):
-        def body(carry, data):
-            logs, carry = self.model.train_step(carry, data)
-            return _as_carry(carry), logs
+    def _step(self, carry, data):
+        logs, carry = getattr(self.model, f"{self.step}_step")(carry, data)
+        return _as_carry(carry), logs
 
-        state, logs = jax.lax.scan(body, _as_carry(state), stacked)
+    def _separate(self, state, batches):
+        return getattr(self.model, f"{self.step}_function")(state, batches)
+
+    def _scan_steps(self, state, stacked):
+        state, logs = jax.lax.scan(self._step, _as_carry(state), stacked)
         return jax.tree.map(lambda values: values[-1], logs), state
 
     def _gather_steps(self, state, arrays, indices):
         def body(carry, index):
-            batch = tree.map_structure(lambda a: a[index], arrays, none_is_leaf=False)
-            logs, carry = self.model.train_step(carry, batch)
-            return _as_carry(carry), logs
+            return self._step(carry, tree.map_structure(lambda a: a[index], arrays, none_is_leaf=False))
 
         state, logs = jax.lax.scan(body, _as_carry(state), indices)
         return jax.tree.map(lambda values: values[-1], logs), state
@@ -78,19 +86,19 @@ class FusedSteps:
         """`(logs, state)` after the batches `batches` gives, as `model.train_function` returns them."""
         arrays = self.arrays
         if self.status.startswith("off"):
-            return self.model.train_function(state, batches if arrays is None else map(arrays.slice, batches))
+            return self._separate(state, batches if arrays is None else map(arrays.slice, batches))
         items = list(batches)
         if arrays is not None:
             sizes = {len(item.indices) for item in items}
             if len(items) != self.steps or len(sizes) != 1:
-                return self.model.train_function(state, map(arrays.slice, items))
+                return self._separate(state, map(arrays.slice, items))
             indices = np.stack([item.indices for item in items])
             fused = lambda s: self._gather_scan(s, arrays.device, indices)  # noqa: E731
             items = [arrays.slice(item) for item in items] if self.status != "on" else items
         else:
             stacked = _stack(items) if len(items) == self.steps else None
             if stacked is None:
-                return self.model.train_function(state, iter(items))
+                return self._separate(state, iter(items))
             fused = lambda s: self._scan(s, stacked)  # noqa: E731
         if self.status == "on":
             return fused(state)
@@ -100,10 +108,10 @@ class FusedSteps:
         copy = jax.tree.map(lambda a: a.copy() if isinstance(a, jax.Array) else a, state)
         try:
             fused_logs, fused_state = fused(state)
-        except (TypeError, ValueError) as exc:  # a train step the scan cannot carry
+        except (TypeError, ValueError) as exc:  # a step the scan cannot carry
             self.status = f"off: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-            return self.model.train_function(copy, iter(items))
-        logs, state = self.model.train_function(copy, iter(items))
+            return self._separate(copy, iter(items))
+        logs, state = self._separate(copy, iter(items))
         same = _identical((fused_logs, fused_state), (logs, state))
         self.status = "on" if same else "off: the fused steps differed from separate ones in the last bits"
         return logs, state

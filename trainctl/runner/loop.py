@@ -277,6 +277,8 @@ class Loop:
         self.callbacks = None
         self.iterator = None
         self.fused: FusedSteps | None = None
+        self.fused_validation: FusedSteps | None = None
+        self._validation_executions: list | None = None  # the batches of each fused validation execution
 
     def sync(self) -> None:
         """Write the JAX training state back into the Keras variables (before reading them)."""
@@ -413,15 +415,93 @@ class Loop:
                 batch_size=batch_size, steps_per_execution=steps,
                 steps_per_epoch=spec.validation_steps, shuffle=False,
             ))
-        training_steps, model.steps_per_execution = model.steps_per_execution, steps
-        try:
-            val_logs = model.evaluate(
-                x=val["x"], y=val.get("y"), sample_weight=val.get("sample_weight"), batch_size=batch_size,
-                steps=spec.validation_steps, callbacks=callbacks, return_dict=True, _use_cached_eval_dataset=True,
-            )
-        finally:
-            model.steps_per_execution = training_steps
+        if self._validation_executions is None:
+            self.fused_validation = self._fused_validation(model._eval_epoch_iterator, callbacks)
+        if self.fused_validation is not None:
+            val_logs = self._evaluate_fused(callbacks)
+        else:
+            training_steps, model.steps_per_execution = model.steps_per_execution, steps
+            try:
+                val_logs = model.evaluate(
+                    x=val["x"], y=val.get("y"), sample_weight=val.get("sample_weight"), batch_size=batch_size,
+                    steps=spec.validation_steps, callbacks=callbacks, return_dict=True,
+                    _use_cached_eval_dataset=True,
+                )
+            finally:
+                model.steps_per_execution = training_steps
         return {f"val_{name}": value for name, value in val_logs.items()}
+
+    def _fused_validation(self, iterator, callbacks) -> FusedSteps | None:
+        """A `FusedSteps` of the test step over the validation arrays on the device, when it can be one.
+
+        Only where training fuses (so nothing rules it out), the data is plain arrays, and
+        no callback but trainctl's own wants to see validation batches: Keras calls those
+        hooks once per execution, and the executions here are cut differently. Decided
+        once training's first fused execution has been checked; sets `_validation_executions`.
+        """
+        if self.fused is None or self.fused.status == "pending":
+            return None  # asked again after the next epoch
+        self._validation_executions = []
+        if self.fused.status != "on":
+            return None
+        lazy = {id(c) for c in self.lazy_logs}
+        hooks = ("on_test_batch_begin", "on_test_batch_end")
+        if any(id(c) not in lazy and not all(is_default(getattr(c, h)) for h in hooks) for c in callbacks.callbacks):
+            return None
+        steps = self.spec.validation_steps
+        if steps is not None and steps > iterator.data_adapter.num_batches:
+            return None  # Keras warns that the data ran out; leave that to it
+        arrays = DeviceArrays.of(iterator.data_adapter)
+        if arrays is None:
+            return None
+        adapter = iterator.data_adapter
+        total = steps or adapter.num_batches
+        full = total - (1 if adapter.has_partial_batch and total == adapter.num_batches else 0)
+        fused = FusedSteps(self.model, min(self.plan.max_steps, full), step="test")
+        if fused.status.startswith("off"):
+            return None
+        fused.arrays = arrays
+        # Executions of up to `fused.steps` full batches, then the last, smaller batch on its own.
+        batches = list(arrays.batches())[:total]
+        self._validation_executions = [batches[i:min(i + fused.steps, full)] for i in range(0, full, fused.steps)]
+        self._validation_executions += [batches[full:total]] if total > full else []
+        return fused
+
+    def _evaluate_fused(self, callbacks) -> dict:
+        """`model.evaluate` on the cached validation data (Keras's JAX trainer, step for step), fused.
+
+        The full batches run in executions of up to `steps_per_execution` (those of that
+        length fused), the last, smaller batch on its own; the first fused execution is
+        checked against separate calls (`FusedSteps`).
+        """
+        model, fused = self.model, self.fused_validation
+        model.make_test_function()
+        model.stop_evaluating = False
+        callbacks.on_test_begin()
+        logs = {}
+        model.reset_metrics()
+        model._jax_state_synced = True
+        begin = 0
+        for execution in self._validation_executions:
+            callbacks.on_test_batch_begin(begin)
+            if model._jax_state_synced:
+                state = model._get_jax_state(trainable_variables=True, non_trainable_variables=True,
+                                             metrics_variables=True, purge_model_variables=True)
+                model._jax_state_synced = False
+            logs, state = fused(state, execution)
+            tv, ntv, mv = state
+            object.__setattr__(model, "_jax_state", {
+                "trainable_variables": tv, "non_trainable_variables": ntv, "metrics_variables": mv,
+            })
+            begin += len(execution)
+            callbacks.on_test_batch_end(begin - 1, logs)
+            if model.stop_evaluating:
+                break
+        model.jax_state_sync()
+        logs = python_utils.pythonify_logs(model._get_metrics_result_or_logs(logs))
+        callbacks.on_test_end(logs)
+        model._jax_state = None
+        return logs
 
 
 def _validation_execution(steps_per_execution: int, validation_steps: int | None) -> int:
