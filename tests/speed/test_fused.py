@@ -16,12 +16,12 @@ Y = RNG.integers(0, 3, 16 * 12).astype("float32")
 BATCHES = [(X[i * 16:(i + 1) * 16], Y[i * 16:(i + 1) * 16], None) for i in range(12)]
 
 
-def _model():
+def _model(steps=STEPS):
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"),
                               keras.layers.Dropout(0.3), keras.layers.Dense(3)])
     model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"], steps_per_execution=STEPS)
+                  metrics=["accuracy"], steps_per_execution=steps)
     model.fit(X[:16], Y[:16], batch_size=16, epochs=1, verbose=0)  # builds the optimizer and the train function
     return model
 
@@ -72,6 +72,27 @@ def test_a_difference_keeps_the_separate_steps_and_stops_fusing():
     fused._scan = off_by_a_bit
     _assert_identical(_train(fused, model, CHUNKS), expected)
     assert fused.status.startswith("off: the fused steps differed")
+
+
+@pytest.mark.parametrize("differs", [False, True])
+def test_a_short_scan_is_compared_before_the_first_long_one(differs):
+    # A model whose scan differs (convolutions on CPU) is found in two steps, not a whole execution.
+    chunks = [BATCHES[0:10], BATCHES[10:12]]
+    separate = _model(10)
+    expected = _train(separate.train_function, separate, chunks)
+    model = _model(10)
+    fused = FusedSteps(model, 10)
+    lengths, scan = [], fused._scan
+
+    def recorded(state, stacked):
+        lengths.append(len(jax.tree.leaves(stacked)[0]))
+        logs, (trainable, *rest) = scan(state, stacked)
+        return logs, ([trainable[0] + (1e-6 if differs else 0.0), *trainable[1:]], *rest)
+
+    fused._scan = recorded
+    _assert_identical(_train(fused, model, chunks), expected)
+    assert lengths == ([2] if differs else [2, 10])
+    assert fused.status.startswith("off: the fused steps differed") if differs else fused.status == "on"
 
 
 def test_nothing_is_fused_with_one_step_per_execution():

@@ -19,7 +19,8 @@ left at the end of an epoch as separate calls saves in tens of epochs.
 
 That the scan gives the weights of separate calls bit for bit is what XLA does on the
 models tried, not a promise. So the first fused execution is also run as separate
-calls, from a copy of the state, and every array of both results compared:
+calls, from a copy of the state, and every array of both results compared (its first
+two batches alone first, which finds a model whose scan differs at little cost):
 if anything differs, the separate calls' result is kept and the run goes on without
 fusing. Either way the run equals `model.fit`'s.
 
@@ -36,6 +37,7 @@ import numpy as np
 
 from trainctl.keras_internals import ArrayDataAdapter, array_slicing, distribution_lib, is_nnx_enabled, tree
 
+PROBE_STEPS = 2  # batches of the short scan compared before the first long one
 MAX_BYTES = 64 * 1024**2  # stacked batches of one execution, beyond which it is not fused
 DEVICE_MAX_BYTES = 2 * 1024**3  # array data beyond this stays on the host
 
@@ -88,32 +90,49 @@ class FusedSteps:
         if self.status.startswith("off"):
             return self._separate(state, batches if arrays is None else map(arrays.slice, batches))
         items = list(batches)
-        if arrays is not None:
-            sizes = {len(item.indices) for item in items}
-            if len(items) != self.steps or len(sizes) != 1:
-                return self._separate(state, map(arrays.slice, items))
-            indices = np.stack([item.indices for item in items])
-            fused = lambda s: self._gather_scan(s, arrays.device, indices)  # noqa: E731
-            items = [arrays.slice(item) for item in items] if self.status != "on" else items
-        else:
-            stacked = _stack(items) if len(items) == self.steps else None
-            if stacked is None:
-                return self._separate(state, iter(items))
-            fused = lambda s: self._scan(s, stacked)  # noqa: E731
+        host = (lambda part: part) if arrays is None else (lambda part: [arrays.slice(i) for i in part])  # noqa: E731
+        fused = self._fused(items) if len(items) == self.steps else None
+        if fused is None:
+            return self._separate(state, iter(host(items)))
         if self.status == "on":
             return fused(state)
-        return self._check(state, items, fused)
+        if self.steps > 4 * PROBE_STEPS:
+            head = items[:PROBE_STEPS]
+            self._compare(_copy(state), host(head), self._fused(head))
+            if self.status.startswith("off"):
+                return self._separate(state, iter(host(items)))
+        logs, state = self._compare(state, host(items), fused)
+        if not self.status.startswith("off"):
+            self.status = "on"
+        return logs, state
 
-    def _check(self, state, items, fused):
-        copy = jax.tree.map(lambda a: a.copy() if isinstance(a, jax.Array) else a, state)
+    def _fused(self, items):
+        """A function of the state running `items` as one scan, or None when their batches differ in shape."""
+        arrays = self.arrays
+        if arrays is not None:
+            if len({len(item.indices) for item in items}) != 1:
+                return None
+            indices = np.stack([item.indices for item in items])
+            return lambda state: self._gather_scan(state, arrays.device, indices)
+        stacked = _stack(items)
+        return None if stacked is None else (lambda state: self._scan(state, stacked))
+
+    def _compare(self, state, items, fused):
+        """`fused` on `state`, the separate calls on a copy; their result, with `status` off if the two differ.
+
+        Before the first fused execution, its first `PROBE_STEPS` batches are compared
+        alone: a model whose scan differs (convolutions on CPU, where XLA also runs them
+        slower inside a scan) is found in two steps instead of a whole execution.
+        """
+        copy = _copy(state)
         try:
             fused_logs, fused_state = fused(state)
         except (TypeError, ValueError) as exc:  # a step the scan cannot carry
             self.status = f"off: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
             return self._separate(copy, iter(items))
         logs, state = self._separate(copy, iter(items))
-        same = _identical((fused_logs, fused_state), (logs, state))
-        self.status = "on" if same else "off: the fused steps differed from separate ones in the last bits"
+        if not _identical((fused_logs, fused_state), (logs, state)):
+            self.status = "off: the fused steps differed from separate ones in the last bits"
         return logs, state
 
 
@@ -189,6 +208,10 @@ def _cannot_fuse(model, steps: int) -> str | None:
     if is_nnx_enabled():
         return "Flax NNX is enabled"
     return None
+
+
+def _copy(state):
+    return jax.tree.map(lambda a: a.copy() if isinstance(a, jax.Array) else a, state)
 
 
 def _as_carry(state):
