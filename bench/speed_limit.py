@@ -9,7 +9,7 @@ the ratio of those differences is trainctl's throughput as a fraction of the lim
 Test accuracy comes from the E-epoch runs (`trainctl eval` after the last round).
 
     python bench/speed_limit.py --model mlp --epochs 40 --rounds 3 --json mlp.json
-    python bench/speed_limit.py --model cnn --epochs 6 --rounds 2
+    python bench/speed_limit.py --model cnn --epochs 3 --rounds 1 --purejax-loop calls
 """
 
 from __future__ import annotations
@@ -64,6 +64,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--overrides", nargs="*", default=[], help="extra overrides for trainctl")
+    parser.add_argument("--purejax-loop", choices=("scan", "calls"), default="scan",
+                        help="the pure program's epoch: one lax.scan, or one jitted call per batch (bench/purejax.py)")
     parser.add_argument("--baseline", type=Path, help="also time trainctl from this source tree (e.g. main)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
@@ -71,7 +73,8 @@ def main(argv=None) -> dict:
     python = sys.executable
 
     def purejax(epochs):
-        seconds, out = _timed([python, str(BENCH / "purejax.py"), "--model", args.model, "--epochs", str(epochs)])
+        seconds, out = _timed([python, str(BENCH / "purejax.py"), "--model", args.model, "--epochs", str(epochs),
+                               "--loop", args.purejax_loop])
         return seconds, json.loads(out.splitlines()[-1])
 
     def trainctl(epochs, tag, source=REPO):
@@ -112,6 +115,7 @@ def main(argv=None) -> dict:
 
     result = {
         "model": args.model, "epochs": args.epochs, "rounds": args.rounds, "overrides": args.overrides,
+        "purejax_loop": args.purejax_loop,
         "seconds": times, "median_seconds": medians,
         "seconds_per_epoch": {v: steady[v] / (args.epochs - 1) for v in variants},
         "ratio_of_medians": {v: steady["purejax"] / steady[v] for v in variants if v != "purejax"},
