@@ -102,6 +102,7 @@ def test_non_scalar_metric_is_written_like_csvlogger(tmp_path):
     files.on_train_begin()
     files.on_epoch_begin(0)
     files.on_epoch_end(0, {"loss": np.float32(0.5), "f1": np.array([0.25, 0.75])})
+    files.flush()  # the epoch's files are written on a background thread
     row = _read_csv(tmp_path / "metrics.csv")[0]
     assert row["f1"] == "[0.25, 0.75]" and row["loss"] == "0.5"
     assert json.loads((tmp_path / "history.json").read_text())["f1"] == [[0.25, 0.75]]
@@ -112,3 +113,20 @@ def test_per_batch_must_be_a_positive_step_count(tmp_path):
         MetricsFiles(tmp_path, per_batch=0.5)
     with pytest.raises(ValueError, match="got -1"):
         MetricsFiles(tmp_path, per_batch=-1)
+
+
+def test_a_failed_background_write_is_raised_and_the_next_epoch_waits_for_none(tmp_path):
+    files = MetricsFiles(tmp_path)
+    files.set_model(tiny_model())
+    files.on_train_begin()
+    files.on_epoch_begin(0)
+    (tmp_path / "metrics.csv").unlink()
+    (tmp_path / "metrics.csv").mkdir()  # the rename onto it fails
+    files.on_epoch_end(0, {"loss": 0.5})
+    with pytest.raises(OSError):
+        files.flush()
+    (tmp_path / "metrics.csv").rmdir()
+    files.on_epoch_begin(1)
+    files.on_epoch_end(1, {"loss": 0.25})
+    files.close()
+    assert [row["epoch"] for row in _read_csv(tmp_path / "metrics.csv")] == ["0", "1"]

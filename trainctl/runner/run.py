@@ -124,11 +124,19 @@ class Checkpointer:
                     "recipe_sha256": self.recipe_sha256, "recipe": self.recipe_text, "time": now(),
                     "topology": self.topology}
             self.flush()
-            self._pending = self._writer.submit(self.store.save, state, pos.global_step, meta)
+            rows = self.metrics_files.pending if self.metrics_files else None
+            self._pending = self._writer.submit(self._save_after, rows, state, pos.global_step, meta)
             if self.signals.multi_process:
                 self.flush()  # the others wait at the barrier until the checkpoint is on disk
         distribution.barrier(f"checkpoint at step {pos.global_step}")
         self.last_saved_step = pos.global_step
+
+    def _save_after(self, rows, *args) -> None:
+        # The metric rows up to this checkpoint are on disk before it is: a resume keeps
+        # the per-batch rows the files hold up to its step and trusts them to be there.
+        if rows is not None:
+            rows.result()
+        self.store.save(*args)
 
     def flush(self) -> None:
         """Wait for the checkpoint being written; a failed write raises here."""
