@@ -298,7 +298,12 @@ class Loop:
             it.drop_remainder()
         if self.plan.adaptive and it.num_batches:  # an epoch-long execution, when epochs are short
             full = it.num_batches - (1 if it._partial_last_batch() and not spec.steps_per_epoch else 0)
-            self.plan.max_steps = min(self.plan.max_steps, max(full, 1))
+            longest = min(self.plan.max_steps, max(full, 1))
+            if not self.plan.boundaries and full > 0:
+                # Executions of one length that leave fewer steps at the epoch's end (run as
+                # separate calls): 781 batches are 4 x 195 + 1, not 3 x 256 + 13.
+                longest = full // -(-full // longest)
+            self.plan.max_steps = longest
         model.steps_per_execution = self.plan.max_steps  # before the train function is made
         model._eval_epoch_iterator = None
         model._symbolic_build(iterator=it)
