@@ -8,6 +8,12 @@ difference of the two wall times (start-up, data loading and compiling cancel ou
 the ratio of those differences is trainctl's throughput as a fraction of the limit.
 Test accuracy comes from the E-epoch runs (`trainctl eval` after the last round).
 
+On a machine shared with other work a whole run's time swings by 10-20 %, and the
+difference of two such times more. So the E-epoch runs also give a steady epoch: the
+median time between consecutive epoch ends (epochs 2 to E; trainctl's from the
+`wall_time` of its metric rows, the pure program's from `--epoch-times`), an epoch
+slowed by a neighbour being one sample of E - 1; `steady_ratio` is their ratio.
+
     python bench/speed_limit.py --model mlp --epochs 40 --rounds 3 --json mlp.json
     python bench/speed_limit.py --model cnn --epochs 3 --rounds 1 --purejax-loop calls
 """
@@ -74,7 +80,7 @@ def main(argv=None) -> dict:
 
     def purejax(epochs):
         seconds, out = _timed([python, str(BENCH / "purejax.py"), "--model", args.model, "--epochs", str(epochs),
-                               "--loop", args.purejax_loop])
+                               "--loop", args.purejax_loop, "--epoch-times"])
         return seconds, json.loads(out.splitlines()[-1])
 
     def trainctl(epochs, tag, source=REPO):
@@ -82,7 +88,10 @@ def main(argv=None) -> dict:
         seconds, _ = _timed([python, "-m", "trainctl", "run", str(RECIPES[args.model]), f"train.epochs={epochs}",
                              *args.overrides, "-o", str(run)], source)
         manifest = json.loads((run / "manifest.json").read_text())
-        return seconds, {"run": str(run), "steps_per_execution": manifest.get("steps_per_execution")}
+        rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        ends = [row["wall_time"] for row in rows if "epoch" in row]
+        return seconds, {"run": str(run), "steps_per_execution": manifest.get("steps_per_execution"),
+                         "epoch_seconds": [b - a for a, b in zip(ends, ends[1:])]}
 
     variants = {"purejax": purejax, "trainctl": trainctl}
     if args.baseline:
@@ -90,12 +99,15 @@ def main(argv=None) -> dict:
     times: dict[str, dict[int, list[float]]] = {v: {args.epochs: [], 1: []} for v in variants}
     cpu: dict[str, dict[int, list[float]]] = {v: {args.epochs: [], 1: []} for v in variants}
     loads, last = [], {}
+    steady: dict[str, list[float]] = {v: [] for v in variants}  # per round: median seconds between epoch ends
     jobs = [(v, e) for v in variants for e in (args.epochs, 1)]
     for r in range(args.rounds):
         for v, e in jobs[r % len(jobs):] + jobs[: r % len(jobs)]:
             loads.append(_load())
             seconds, info = variants[v](e) if v == "purejax" else variants[v](e, f"r{r}")
             times[v][e].append(seconds)
+            if e == args.epochs and info.get("epoch_seconds"):
+                steady[v].append(statistics.median(info["epoch_seconds"]))
             cpu[v][e].append(CPU_SECONDS[-1])
             last[(v, e)] = info
             print(f"round {r + 1} {v:9s} {e:3d} epochs: {seconds:7.2f} s, CPU {CPU_SECONDS[-1]:7.2f} s "
@@ -105,7 +117,7 @@ def main(argv=None) -> dict:
     _, out = _timed([python, "-m", "trainctl", "eval", trained["run"], "--json"])
     test = json.loads(out)
     medians = {v: {e: statistics.median(t) for e, t in times[v].items()} for v in variants}
-    steady = {v: medians[v][args.epochs] - medians[v][1] for v in variants}
+    difference = {v: medians[v][args.epochs] - medians[v][1] for v in variants}
     def per_round(v, t=times):
         return [(t["purejax"][args.epochs][i] - t["purejax"][1][i])
                 / (t[v][args.epochs][i] - t[v][1][i]) for i in range(args.rounds)]
@@ -117,8 +129,13 @@ def main(argv=None) -> dict:
         "model": args.model, "epochs": args.epochs, "rounds": args.rounds, "overrides": args.overrides,
         "purejax_loop": args.purejax_loop,
         "seconds": times, "median_seconds": medians,
-        "seconds_per_epoch": {v: steady[v] / (args.epochs - 1) for v in variants},
-        "ratio_of_medians": {v: steady["purejax"] / steady[v] for v in variants if v != "purejax"},
+        "seconds_per_epoch": {v: difference[v] / (args.epochs - 1) for v in variants},
+        "ratio_of_medians": {v: difference["purejax"] / difference[v] for v in variants if v != "purejax"},
+        "steady_epoch_seconds": steady,
+        "steady_ratio": {v: statistics.median(steady["purejax"]) / statistics.median(steady[v])
+                         for v in variants if v != "purejax" and steady[v] and steady["purejax"]},
+        "steady_ratio_per_round": {v: [p / t for p, t in zip(steady["purejax"], steady[v])]
+                                   for v in variants if v != "purejax"},
         "ratio_per_round": {v: per_round(v) for v in variants if v != "purejax"},
         "cpu_seconds": cpu,
         "cpu_ratio_of_medians": {v: cpu_steady["purejax"] / cpu_steady[v] for v in variants if v != "purejax"},
