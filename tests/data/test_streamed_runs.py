@@ -88,6 +88,8 @@ def test_image_folder_and_parquet_train_what_the_same_arrays_train(data_dir, tmp
     assert manifest["data"]["train"]["class_names"] == [str(i) for i in range(10)]
     assert manifest["data"]["train"]["files"] == ROWS
     assert set(manifest["data"]["train"]["input_wait"]) == {"0", "1"}
+    # Each batch is read while the steps before it run, never a whole execution first.
+    assert manifest["steps_per_execution"]["fused"] == "off: streamed data is read while the steps before it run"
 
 
 # The Parquet run is the same StreamedDataset over row groups; slow only to keep CI's budget (pytest -m slow).

@@ -12,7 +12,9 @@ reads any rows of one chunk. `StreamedDataset` turns it into batches:
   enough for Parquet, and one chunk of images is the whole set (a global shuffle).
 - **Memory.** A few decoded chunks are cached (one per worker, plus one), never the table.
 - **Parallelism.** `workers` threads (Pillow and pyarrow decode without the GIL) prepare
-  the next batches, by (epoch, index), while the device trains.
+  the next `PREFETCH_BATCHES` batches (at least one per thread, plus one), by (epoch,
+  index), while the device trains: a deeper queue than the threads rides out the steps
+  during which XLA leaves them no core.
 - **Processes.** With several processes each reads only its rows of every global batch
   (`local_rows`), the same rows `trainctl.distribution` would otherwise cut out of it.
 
@@ -36,6 +38,9 @@ import numpy as np
 
 from trainctl.backend import keras
 from trainctl.errors import DataError
+
+
+PREFETCH_BATCHES = 8  # batches prepared ahead of the one trained on (memory: that many decoded batches)
 
 
 class BadFile(DataError):
@@ -158,13 +163,14 @@ class StreamedDataset(keras.utils.PyDataset):
         return self.to_batch(self.rows(begin, end, epoch))
 
     def _prefetch(self, first: int) -> None:
-        """Have the threads prepare the batches after `first - 1` (one per thread, plus one)."""
+        """Have the threads prepare `PREFETCH_BATCHES` batches from `first` on (one per thread, plus one, at least)."""
         if self.threads < 2:
             return
         if self._pool is None:
             self._pool = concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix="trainctl-data")
             weakref.finalize(self, self._pool.shutdown, wait=False, cancel_futures=True)
-        wanted = {(self.epoch, i) for i in range(first, min(first + self.threads + 1, self.num_batches))}
+        ahead = max(self.threads + 1, PREFETCH_BATCHES)
+        wanted = {(self.epoch, i) for i in range(first, min(first + ahead, self.num_batches))}
         for key in list(self._ahead):
             if key not in wanted:  # another epoch, or skipped: not needed any more
                 self._ahead.pop(key).cancel()

@@ -87,7 +87,8 @@ class FusedSteps:
     def __call__(self, state, batches):
         """`(logs, state)` after the batches `batches` gives, as `model.train_function` returns them."""
         arrays = self.arrays
-        if self.status.startswith("off"):
+        if self.status.startswith("off") or getattr(batches, "size", self.steps) != self.steps:
+            # Not drawn ahead: Keras's train function takes each batch just before its step.
             return self._separate(state, batches if arrays is None else map(arrays.slice, batches))
         items = list(batches)
         host = (lambda part: part) if arrays is None else (lambda part: [arrays.slice(i) for i in part])  # noqa: E731

@@ -321,6 +321,10 @@ class Loop:
         if self.fused is not None and not self.fused.status.startswith("off"):
             # Array data goes to the device once; executions then send only batch indices.
             it.device_arrays = self.fused.arrays = DeviceArrays.of(it.data_adapter)
+            if self.fused.arrays is None and hasattr(getattr(it.data_adapter, "py_dataset", None), "reader"):
+                # Read from disk: a fused execution would take all its batches before its first
+                # step, so the reading threads would wait for the steps and the steps for them.
+                self.fused.status = "off: streamed data is read while the steps before it run"
         execute = self.fused or model.train_function
         model.stop_training = False
         training_logs = {}
