@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import errno
 import hashlib
@@ -138,3 +139,44 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+class BackgroundWrites:
+    """Writes that run one after another on one background thread while the caller goes on.
+
+    `submit` first raises the error of an earlier write that failed, `flush` waits for the
+    last write and raises its error, `close` flushes and ends the thread. Checkpoints and
+    the metric files are written this way, each write still atomic.
+
+    Example:
+
+        >>> writes = BackgroundWrites("metrics-files")
+        >>> writes.submit(write_text, run_dir / "history.json", text)
+        >>> writes.flush()
+    """
+
+    def __init__(self, name: str):
+        self.name = name
+        self.pending: concurrent.futures.Future | None = None  # the last write submitted, until flushed
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def submit(self, write, *args) -> concurrent.futures.Future:
+        """Run `write(*args)` after the writes submitted before it."""
+        if self.pending is not None and self.pending.done():
+            self.flush()
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name)
+        self.pending = self._executor.submit(write, *args)
+        return self.pending
+
+    def flush(self) -> None:
+        """Wait for the last write; a failed write raises here."""
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
+
+    def close(self) -> None:
+        self.flush()
+        if self._executor is not None:
+            self._executor.shutdown()
+            self._executor = None

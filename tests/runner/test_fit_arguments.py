@@ -47,6 +47,7 @@ CASES = {
 }
 CI_CASES = [("validation_steps", spe) for spe in SPE] + [
     ("steps_per_epoch", 7), ("sample_weight", "auto"), ("validation_freq", "auto"), ("initial_epoch", "auto"),
+    ("shuffle_batch", "auto"),  # passed on as "batch", not as True
 ]
 
 

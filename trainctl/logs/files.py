@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from trainctl.atomic import write_text
+from trainctl.atomic import BackgroundWrites, write_text
 from trainctl.backend import keras
 from trainctl.logs.rows import csv_columns, history_dict, read_jsonl
 from trainctl.logs.values import learning_rate, to_python
@@ -78,8 +78,7 @@ class MetricsFiles(keras.callbacks.Callback):
         self.batch_freq = int(per_batch)
         self.rows: list[dict[str, Any]] = [dict(r) for r in history_rows]
         self.global_step = global_step
-        self._writer: concurrent.futures.ThreadPoolExecutor | None = None
-        self._pending: concurrent.futures.Future | None = None
+        self._writes = BackgroundWrites("metrics-files")
 
     @property
     def csv_path(self) -> Path:
@@ -120,36 +119,23 @@ class MetricsFiles(keras.callbacks.Callback):
         if self.batch_freq:
             self._append(row)
         else:
-            self._later(write_text, self.jsonl_path, "".join(_json_line(r) for r in self.rows))
-        self._later(self._write_epoch_files, list(self.rows))
+            self._writes.submit(write_text, self.jsonl_path, "".join(_json_line(r) for r in self.rows))
+        self._writes.submit(self._write_epoch_files, list(self.rows))
 
     def on_train_end(self, logs=None):
         self.flush()
 
     @property
     def pending(self) -> concurrent.futures.Future | None:
-        """The last write submitted (done or not), for a writer that must come after it."""
-        return self._pending
+        """The last write submitted and not yet waited for, for a writer that must come after it."""
+        return self._writes.pending
 
     def flush(self) -> None:
         """Wait for the files being written; a failed write raises here."""
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            pending.result()
+        self._writes.flush()
 
     def close(self) -> None:
-        self.flush()
-        if self._writer is not None:
-            self._writer.shutdown()
-            self._writer = None
-
-    def _later(self, write, *args) -> None:
-        # One thread, so the writes land in order; the one before must have succeeded.
-        if self._pending is not None and self._pending.done():
-            self.flush()
-        if self._writer is None:
-            self._writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="metrics-files")
-        self._pending = self._writer.submit(write, *args)
+        self._writes.close()
 
     def _resume_jsonl_rows(self) -> list[dict[str, Any]]:
         """metrics.jsonl as it stood at the resume point, epoch rows from `history_rows`."""
@@ -167,7 +153,7 @@ class MetricsFiles(keras.callbacks.Callback):
         return kept + list(by_epoch.values())
 
     def _append(self, row: Mapping[str, Any]) -> None:
-        self._later(self._append_now, _json_line(row))
+        self._writes.submit(self._append_now, _json_line(row))
 
     def _append_now(self, line: str) -> None:
         with open(self.jsonl_path, "a", encoding="utf-8") as f:

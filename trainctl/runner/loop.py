@@ -289,7 +289,8 @@ class Loop:
         self.iterator = it = ResumableEpochIterator(
             x=self.train["x"], y=self.train.get("y"), sample_weight=self.train.get("sample_weight"),
             batch_size=spec.batch_size, steps_per_epoch=spec.steps_per_epoch,
-            shuffle=spec.shuffle and not getattr(self.train["x"], "shuffles_itself", False),
+            # A streamed dataset orders its own batches; other data as the recipe says (True, False, "batch").
+            shuffle=False if getattr(self.train["x"], "shuffles_itself", False) else spec.shuffle,
             class_weight=spec.class_weight, steps_per_execution=self.plan.max_steps,
         )
         process_local_batches(it)

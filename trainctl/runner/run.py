@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import dataclasses
 import json
@@ -26,6 +25,7 @@ import time
 from pathlib import Path
 
 from trainctl import distribution
+from trainctl.atomic import BackgroundWrites
 from trainctl.backend import keras
 from trainctl.errors import EXIT_SIGINT, EXIT_SIGTERM, Interrupted, TrainctlError, TrainingFailed
 from trainctl.logs.console import get_reporter
@@ -105,8 +105,7 @@ class Checkpointer:
         self.stateful: list = []  # callbacks whose state is saved (set by the runner)
         self.datasets: list = []  # PyDatasets whose get_state()/set_state() carry their own order
         self.last_saved_step: int | None = None
-        self._writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
-        self._pending: concurrent.futures.Future | None = None
+        self._writes = BackgroundWrites("checkpoint")
         self.test_signal_sent = False
 
     def save(self, loop) -> None:
@@ -125,7 +124,7 @@ class Checkpointer:
                     "topology": self.topology}
             self.flush()
             rows = self.metrics_files.pending if self.metrics_files else None
-            self._pending = self._writer.submit(self._save_after, rows, state, pos.global_step, meta)
+            self._writes.submit(self._save_after, rows, state, pos.global_step, meta)
             if self.signals.multi_process:
                 self.flush()  # the others wait at the barrier until the checkpoint is on disk
         distribution.barrier(f"checkpoint at step {pos.global_step}")
@@ -140,13 +139,10 @@ class Checkpointer:
 
     def flush(self) -> None:
         """Wait for the checkpoint being written; a failed write raises here."""
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            pending.result()
+        self._writes.flush()
 
     def close(self) -> None:
-        self.flush()
-        self._writer.shutdown()
+        self._writes.close()
 
     def stop_requested(self, loop) -> bool:
         """A signal asks to stop here (with several processes: at the step they all agreed on)."""
