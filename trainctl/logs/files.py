@@ -95,7 +95,7 @@ class MetricsFiles(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.run_dir.mkdir(parents=True, exist_ok=True)
         write_text(self.jsonl_path, "".join(_json_line(r) for r in self._resume_jsonl_rows()))
-        self._write_epoch_files()
+        self._write_epoch_files(self.rows)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_start = time.monotonic()
@@ -161,8 +161,7 @@ class MetricsFiles(keras.callbacks.Callback):
             f.flush()
             os.fsync(f.fileno())
 
-    def _write_epoch_files(self, rows: Sequence[Mapping[str, Any]] | None = None) -> None:
-        rows = self.rows if rows is None else rows
+    def _write_epoch_files(self, rows: Sequence[Mapping[str, Any]]) -> None:
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=csv_columns(rows), lineterminator="\n")
         writer.writeheader()

@@ -358,12 +358,8 @@ class Loop:
                             model._jax_state_synced = False
                         logs, state = execute(state, batches)
                         tv, ntv, ov, mv = state
-                        # Keras sets this through Layer.__setattr__, whose tracking walks the
-                        # state every step; nothing in it is tracked, so skip the walk.
-                        object.__setattr__(model, "_jax_state", {
-                            "trainable_variables": tv, "non_trainable_variables": ntv,
-                            "optimizer_variables": ov, "metrics_variables": mv,
-                        })
+                        _keep_state(model, trainable_variables=tv, non_trainable_variables=ntv,
+                                    optimizer_variables=ov, metrics_variables=mv)
                         self.executed = batches.taken
                         end_step = begin_step + batches.taken - 1
                         callbacks.on_train_batch_end(end_step, logs)
@@ -459,12 +455,12 @@ class Loop:
         if any(id(c) not in lazy and not all(is_default(getattr(c, h)) for h in hooks) for c in callbacks.callbacks):
             return None
         steps = self.spec.validation_steps
-        if steps is not None and steps > iterator.data_adapter.num_batches:
+        adapter = iterator.data_adapter
+        if steps is not None and steps > adapter.num_batches:
             return None  # Keras warns that the data ran out; leave that to it
-        arrays = DeviceArrays.of(iterator.data_adapter)
+        arrays = DeviceArrays.of(adapter)
         if arrays is None:
             return None
-        adapter = iterator.data_adapter
         total = steps or adapter.num_batches
         full = total - (1 if adapter.has_partial_batch and total == adapter.num_batches else 0)
         fused = FusedSteps(self.model, min(self.plan.max_steps, full), step="test")
@@ -500,9 +496,7 @@ class Loop:
                 model._jax_state_synced = False
             logs, state = fused(state, execution)
             tv, ntv, mv = state
-            object.__setattr__(model, "_jax_state", {
-                "trainable_variables": tv, "non_trainable_variables": ntv, "metrics_variables": mv,
-            })
+            _keep_state(model, trainable_variables=tv, non_trainable_variables=ntv, metrics_variables=mv)
             begin += len(execution)
             callbacks.on_test_batch_end(begin - 1, logs)
             if model.stop_evaluating:
@@ -513,6 +507,15 @@ class Loop:
         model._jax_state = None
         return logs
 
+
+
+def _keep_state(model, **groups) -> None:
+    """Store the state an execution returned as the model's `_jax_state`, as Keras's loops do.
+
+    Keras sets it through `Layer.__setattr__`, whose tracking walks the state after every
+    execution; nothing in it is tracked, so the walk is skipped.
+    """
+    object.__setattr__(model, "_jax_state", groups)
 
 def _validation_execution(steps_per_execution: int, validation_steps: int | None) -> int:
     """Steps per validation execution: one that divides `validation_steps`.

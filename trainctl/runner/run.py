@@ -403,16 +403,15 @@ def _train(loaded, run_dir: RunDir, state, checkpoint_path: Path | None, allow_t
                 model.save(tmp)
             if loaded.spec.logs.plot:
                 _plot(run_dir)
-        fused = loop.fused.status if loop.fused else "off: compile.steps_per_execution is a number"
+        executions = {**plan.to_dict(), "fused": loop.fused.status if loop.fused
+                      else "off: compile.steps_per_execution is a number"}
         if loop.validation is not None:
-            fused_validation = loop.fused_validation.status if loop.fused_validation else "off"
+            executions["fused_validation"] = loop.fused_validation.status if loop.fused_validation else "off"
         if streamed := splits.streamed():
             run_dir.update_manifest(data=streamed)
             _report_streamed(streamed)
         run_dir.update_manifest(epochs_done=position.epoch, global_step=position.global_step,
-                                steps_per_execution={**plan.to_dict(), "fused": fused,
-                                                     **({"fused_validation": fused_validation}
-                                                        if loop.validation is not None else {})})
+                                steps_per_execution=executions)
         run_dir.record_end(None)
     if main:
         report.info(f"model saved to {run_dir.model}")
